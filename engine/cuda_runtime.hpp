@@ -1,0 +1,21 @@
+#pragma once
+// The engine's narrow door to the CUDA runtime. Plain C++ types only, so that host code
+// compiles without CUDA headers; without the CUDA backend every call either reports "no
+// device" or throws.
+#include <cstddef>
+
+namespace latf::cuda {
+
+int device_count();
+void set_device(int index);
+void synchronize(int index);
+void* malloc_device(std::size_t bytes, int index);
+void free_device(void* ptr, int index);
+enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
+// Ordered on the device's stream; copies that touch host memory wait for completion.
+void copy(void* dst, const void* src, std::size_t bytes, CopyKind kind, int index);
+void memset_zero(void* ptr, std::size_t bytes, int index);
+// The stream every kernel of a device is queued on (a cudaStream_t behind a void*).
+void* stream(int index);
+
+}  // namespace latf::cuda

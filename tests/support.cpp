@@ -1,0 +1,36 @@
+#include "tests/support.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/random_fill.hpp"
+
+namespace latf::testing {
+
+Tensor random_tensor(const Shape& shape, std::uint64_t seed, double low, double high, DType dtype,
+                     const Device& device) {
+  Tensor t = Tensor::empty(shape, Device::cpu(), dtype);
+  fill_uniform(t, seed, 0, low, high);
+  return t.to(device);
+}
+
+Tensor as_double(const Tensor& t) { return t.to(Device::cpu()).to(DType::Float64); }
+
+double max_relative_error(const std::vector<double>& a, const std::vector<double>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0.0;
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    const double e = std::abs(a[i] - b[i]) / std::max(1.0, std::abs(b[i]));
+    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+  }
+  return worst;
+}
+
+double max_relative_error(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  return max_relative_error(a.to(Device::cpu()).to_double_vector(), b.to(Device::cpu()).to_double_vector());
+}
+
+bool gpu_available() { return cuda_device_count() > 0; }
+
+}  // namespace latf::testing

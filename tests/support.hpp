@@ -1,0 +1,25 @@
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/device.hpp"
+#include "engine/tensor.hpp"
+
+namespace latf::testing {
+
+// Uniform random tensor in [low, high), reproducible from the seed.
+Tensor random_tensor(const Shape& shape, std::uint64_t seed, double low = -1.0, double high = 1.0,
+                     DType dtype = DType::Float32, const Device& device = Device::cpu());
+Tensor as_double(const Tensor& t);  // float64 CPU copy
+// max_i |a_i − b_i| / max(1, |b_i|) over two tensors of one shape (any devices/dtypes).
+double max_relative_error(const Tensor& a, const Tensor& b);
+double max_relative_error(const std::vector<double>& a, const std::vector<double>& b);
+bool gpu_available();
+
+}  // namespace latf::testing
+
+// First line of every GPU test.
+#define LATF_SKIP_WITHOUT_GPU() \
+  if (!::latf::testing::gpu_available()) GTEST_SKIP() << "no CUDA device in this process"
