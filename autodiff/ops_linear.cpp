@@ -31,7 +31,7 @@ Var linear(Tape& tape, Var x, Var weight, Var bias, kernels::Activation act, flo
   Tensor y = Tensor::empty({xv.rank() == 2 ? xv.dim(0) : 0, wv.rank() == 2 ? wv.dim(0) : 0}, xv.device(), xv.dtype());
   kernels::linear_forward(xv, wv, tape.value(bias), act, alpha, y);
   const bool record = tape.should_record({x, weight, bias});
-  Var out = tape.output(y, record);
+  Var out = tape.output(y, record, "output of linear");
   if (record) {
     Node node;
     node.name = "linear";
@@ -50,7 +50,7 @@ Var axpby(Tape& tape, double alpha, Var a, double beta, Var b) {
   Tensor out_value = Tensor::empty(av.shape(), av.device(), av.dtype());
   kernels::axpby(alpha, av, beta, tape.value(b), out_value);
   const bool record = tape.should_record({a, b});
-  Var out = tape.output(out_value, record);
+  Var out = tape.output(out_value, record, "output of axpby");
   if (record) {
     Node node;
     node.name = "axpby";

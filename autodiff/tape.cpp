@@ -1,6 +1,7 @@
 #include "autodiff/tape.hpp"
 
 #include "engine/error.hpp"
+#include "kernels/common.hpp"
 
 namespace latf::autodiff {
 
@@ -9,20 +10,21 @@ Tape::Tape() {
   nodes_.reserve(128);
 }
 
-Var Tape::add(const Tensor& value, bool requires_grad, const Tensor& grad) {
-  require_defined(value, "tape value");
+Var Tape::add(const Tensor& value, bool requires_grad, const Tensor& grad, const char* what) {
+  require_defined(value, what);
+  if (check_finite_) kernels::require_finite(value, what);
   slots_.push_back(Slot{value, grad, requires_grad, grad.defined()});
   return Var{static_cast<int>(slots_.size()) - 1};
 }
 
-Var Tape::constant(const Tensor& value) { return add(value, false, Tensor()); }
+Var Tape::constant(const Tensor& value) { return add(value, false, Tensor(), "tape constant"); }
 
-Var Tape::variable(const Tensor& value) { return add(value, true, Tensor()); }
+Var Tape::variable(const Tensor& value) { return add(value, true, Tensor(), "tape variable"); }
 
 Var Tape::parameter(const Tensor& value, const Tensor& grad) {
   require_shape(grad, value.shape(), "parameter gradient");
   require_same_device(value, grad, "parameter", "parameter gradient");
-  return add(value, true, grad);
+  return add(value, true, grad, "tape parameter");
 }
 
 const Tape::Slot& Tape::slot(Var v) const {
@@ -35,7 +37,9 @@ const Tensor& Tape::value(Var v) const { return slot(v).value; }
 const Tensor& Tape::grad(Var v) const { return slot(v).grad; }
 bool Tape::requires_grad(Var v) const { return slot(v).requires_grad; }
 
-Var Tape::output(const Tensor& value, bool requires_grad) { return add(value, requires_grad, Tensor()); }
+Var Tape::output(const Tensor& value, bool requires_grad, const char* op_name) {
+  return add(value, requires_grad, Tensor(), op_name);
+}
 
 bool Tape::should_record(std::initializer_list<Var> inputs) const {
   if (!grad_enabled_) return false;

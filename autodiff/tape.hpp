@@ -53,7 +53,7 @@ class Tape {
   bool requires_grad(Var v) const;
 
   // For op implementations: a new output value, which requires a gradient when any input does.
-  Var output(const Tensor& value, bool requires_grad);
+  Var output(const Tensor& value, bool requires_grad, const char* op_name = "an op");
   // For op implementations: whether to record a node for these inputs.
   bool should_record(std::initializer_list<Var> inputs) const;
   void record(const Node& node);
@@ -68,6 +68,13 @@ class Tape {
   // Forgets all values and nodes but keeps the capacity, so the next step allocates nothing.
   void clear();
 
+  // Check mode (on by default): every value entering the tape and every op output is scanned
+  // for NaN/Inf, and the first one found throws InvalidArgument naming the value or op. Costs
+  // one pass over each tensor (plus a device→host copy on CUDA); turn it off in tuned loops
+  // that check their loss instead.
+  bool check_finite() const { return check_finite_; }
+  void set_check_finite(bool enabled) { check_finite_ = enabled; }
+
   bool grad_enabled() const { return grad_enabled_; }
   void set_grad_enabled(bool enabled) { grad_enabled_ = enabled; }
   std::size_t node_count() const { return nodes_.size(); }
@@ -80,11 +87,12 @@ class Tape {
     bool external_grad = false;  // parameter: grad is the caller's buffer
   };
   const Slot& slot(Var v) const;
-  Var add(const Tensor& value, bool requires_grad, const Tensor& grad);
+  Var add(const Tensor& value, bool requires_grad, const Tensor& grad, const char* what);
 
   std::vector<Slot> slots_;
   std::vector<Node> nodes_;
   bool grad_enabled_ = true;
+  bool check_finite_ = true;
 };
 
 // Inference mode: ops inside the guard's scope compute values but record nothing.

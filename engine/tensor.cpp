@@ -240,7 +240,11 @@ std::vector<double> Tensor::to_double_vector() const {
 
 float Tensor::item() const {
   LATF_REQUIRE(numel() == 1, "item() of a tensor of shape ", shape_.str(), ": expected one element");
-  return static_cast<float>(to_double_vector()[0]);
+  if (dtype_ == DType::Float64) return static_cast<float>(*data<double>());
+  if (device_.is_cpu()) return *data<float>();
+  float value = 0.f;  // no vector: item() is read every step and must not allocate
+  cuda::copy(&value, raw_data(), sizeof(float), cuda::CopyKind::DeviceToHost, device_.index);
+  return value;
 }
 
 void require_defined(const Tensor& tensor, const char* operand) {

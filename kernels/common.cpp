@@ -4,12 +4,25 @@
 
 namespace latf::kernels {
 
+namespace {
+template <class T>
+void scan_finite(const T* values, std::int64_t n, const Tensor& t, const char* operand) {
+  for (std::int64_t i = 0; i < n; ++i)
+    LATF_REQUIRE(std::isfinite(values[i]), operand, ": expected finite values, found ", values[i], " at flat index ",
+                 i, " of shape ", t.shape().str());
+}
+}  // namespace
+
 void require_finite(const Tensor& t, const char* operand) {
   require_defined(t, operand);
-  const std::vector<double> values = t.to_double_vector();
-  for (std::size_t i = 0; i < values.size(); ++i)
-    LATF_REQUIRE(std::isfinite(values[i]), operand, ": expected finite values, found ", values[i],
-                 " at flat index ", i, " of shape ", t.shape().str());
+  if (t.device().is_cuda()) {
+    const std::vector<float> values = t.to_vector();  // check mode only: a copy and a sync
+    scan_finite(values.data(), t.numel(), t, operand);
+  } else if (t.dtype() == DType::Float32) {
+    scan_finite(t.data<float>(), t.numel(), t, operand);
+  } else {
+    scan_finite(t.data<double>(), t.numel(), t, operand);
+  }
 }
 
 }  // namespace latf::kernels

@@ -20,7 +20,7 @@ struct CouplingSpec {
   float alpha = kConditionerSlope;
   float scale_clamp = 0.f;       // 0: unbounded exp scale (reference)
   CouplingDirection direction = CouplingDirection::Generative;
-  MlpShape net() const { return MlpShape{dim, hidden, dim}; }
+  LATF_HD MlpShape net() const { return MlpShape{dim, hidden, dim}; }
 };
 
 // x [N,d], mask [d] (entries 0 or 1), scale_params/shift_params [net().size()], scale_vector a [d]

@@ -1,6 +1,6 @@
 #include "kernels/linear.hpp"
 
-#include <Eigen/Core>
+#include "kernels/eigen_maps.hpp"
 
 namespace latf::kernels {
 
@@ -14,17 +14,12 @@ void linear_backward_cuda(const Tensor& x, const Tensor& weight, const Tensor& y
 namespace {
 
 template <class T>
-using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using MapMatrix = Eigen::Map<RowMatrix<T>>;
-template <class T>
-using MapVector = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>;
-
-template <class T>
 void forward_cpu(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation act, T alpha, Tensor& y) {
   const auto n = x.dim(0), in = x.dim(1), out = weight.dim(0);
-  MapMatrix<T> X(x.data<T>(), n, in), W(weight.data<T>(), out, in), Y(y.data<T>(), n, out);
-  MapVector<T> b(bias.data<T>(), out);
+  auto X = matrix<T>(x, n, in);
+  auto W = matrix<T>(weight, out, in);
+  auto Y = matrix<T>(y, n, out);
+  auto b = vector<T>(bias, out);
   Y.noalias() = X * W.transpose();
   Y.rowwise() += b.transpose();
   if (act != Activation::Identity) Y = Y.unaryExpr([&](T v) { return activate(v, act, alpha); });
@@ -34,12 +29,16 @@ template <class T>
 void backward_cpu(const Tensor& x, const Tensor& weight, const Tensor& y, const Tensor& dy, Activation act,
                   T alpha, Tensor& dx, Tensor& dweight, Tensor& dbias) {
   const auto n = x.dim(0), in = x.dim(1), out = weight.dim(0);
-  MapMatrix<T> X(x.data<T>(), n, in), W(weight.data<T>(), out, in), Y(y.data<T>(), n, out),
-      dY(dy.data<T>(), n, out);
-  RowMatrix<T> dpre = dY.binaryExpr(Y, [&](T g, T v) { return g * activation_slope(v, act, alpha); });
-  if (dx.defined()) MapMatrix<T>(dx.data<T>(), n, in).noalias() += dpre * W;
-  if (dweight.defined()) MapMatrix<T>(dweight.data<T>(), out, in).noalias() += dpre.transpose() * X;
-  if (dbias.defined()) MapVector<T>(dbias.data<T>(), out) += dpre.colwise().sum().transpose();
+  auto X = matrix<T>(x, n, in);
+  auto W = matrix<T>(weight, out, in);
+  auto Y = matrix<T>(y, n, out);
+  auto dY = matrix<T>(dy, n, out);
+  Tensor scratch = Tensor::empty(y.shape(), y.device(), y.dtype());  // pooled: no allocation per step
+  auto dpre = matrix<T>(scratch, n, out);
+  dpre = dY.binaryExpr(Y, [&](T g, T v) { return g * activation_slope(v, act, alpha); });
+  if (dx.defined()) matrix<T>(dx, n, in).noalias() += dpre * W;
+  if (dweight.defined()) matrix<T>(dweight, out, in).noalias() += dpre.transpose() * X;
+  if (dbias.defined()) vector<T>(dbias, out) += dpre.colwise().sum().transpose();
 }
 
 void check_operands(const Tensor& x, const Tensor& weight, Activation act, float alpha) {

@@ -5,7 +5,7 @@
 //   W1 [h, in] | b1 [h] | W2 [h, h] | b2 [h] | W3 [out, h] | b3 [out].
 // CUDA: one kernel per direction; hidden activations stay in registers/shared memory, and the
 // backward pass recomputes them instead of storing [N, 2h] activations. Hidden widths 16, 32
-// and 64 have fused CUDA kernels (template parameter); other widths are rejected on CUDA with
+// and 64 with in, out ≤ kMlpMaxFusedEnds have fused CUDA kernels (template parameter); other widths are rejected on CUDA with
 // an error that names the unfused alternative (autodiff::linear layers).
 #include "engine/hd.hpp"
 #include "kernels/common.hpp"
@@ -13,6 +13,7 @@
 namespace latf::kernels {
 
 constexpr float kConditionerSlope = 0.01f;  // LeakyReLU slope of the reference conditioners
+constexpr int kMlpMaxFusedEnds = 16;        // largest in/out width of the fused CUDA kernels
 
 struct MlpShape {
   int in = 0, hidden = 0, out = 0;

@@ -43,7 +43,11 @@ TEST_P(GpuLinear, MatchesCpu) {
 INSTANTIATE_TEST_SUITE_P(Shapes, GpuLinear,
                          ::testing::Values(Case{1, 2, 16, Activation::Identity}, Case{513, 16, 16, Activation::LeakyReLU},
                                            Case{1000, 3, 7, Activation::ReLU}, Case{4097, 64, 64, Activation::ReLU},
-                                           Case{777, 200, 130, Activation::LeakyReLU}));
+                                           Case{777, 200, 130, Activation::LeakyReLU}),
+                         [](const auto& info) {
+                           const Case& c = info.param;
+                           return "n" + std::to_string(c.n) + "_in" + std::to_string(c.in) + "_out" + std::to_string(c.out);
+                         });
 
 TEST(GpuLinear, FusedPathRejectsWideLayers) {
   LATF_SKIP_WITHOUT_GPU();

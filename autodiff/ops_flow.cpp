@@ -1,0 +1,85 @@
+// The conditioner MLP and the affine coupling layer as tape ops.
+#include "autodiff/ops.hpp"
+
+namespace latf::autodiff {
+
+namespace {
+
+kernels::MlpShape mlp_shape_of(const Node& node) {
+  return kernels::MlpShape{static_cast<int>(node.integers[0]), static_cast<int>(node.integers[1]),
+                           static_cast<int>(node.integers[2])};
+}
+
+void mlp_backward_rule(Tape& tape, const Node& node) {
+  Tensor dx = tape.gradient_sink(node.inputs[0]);
+  Tensor dparams = tape.gradient_sink(node.inputs[1]);
+  kernels::mlp_backward(tape.value(node.inputs[0]), tape.value(node.inputs[1]), mlp_shape_of(node),
+                        static_cast<float>(node.reals[0]), tape.grad(node.outputs[0]), dx, dparams);
+}
+
+kernels::CouplingSpec coupling_spec_of(const Node& node) {
+  kernels::CouplingSpec spec;
+  spec.dim = static_cast<int>(node.integers[0]);
+  spec.hidden = static_cast<int>(node.integers[1]);
+  spec.direction = static_cast<kernels::CouplingDirection>(node.integers[2]);
+  spec.alpha = static_cast<float>(node.reals[0]);
+  spec.scale_clamp = static_cast<float>(node.reals[1]);
+  return spec;
+}
+
+void coupling_backward_rule(Tape& tape, const Node& node) {
+  Tensor dx = tape.gradient_sink(node.inputs[0]);
+  Tensor dscale = tape.gradient_sink(node.inputs[2]);
+  Tensor dshift = tape.gradient_sink(node.inputs[3]);
+  Tensor da = tape.gradient_sink(node.inputs[4]);
+  kernels::coupling_backward(tape.value(node.inputs[0]), tape.value(node.inputs[1]), tape.value(node.inputs[2]),
+                             tape.value(node.inputs[3]), tape.value(node.inputs[4]), coupling_spec_of(node),
+                             tape.grad(node.outputs[0]), tape.grad(node.outputs[1]), dx, dscale, dshift, da);
+}
+
+}  // namespace
+
+Var mlp(Tape& tape, Var x, Var params, const kernels::MlpShape& shape, float alpha) {
+  const Tensor& xv = tape.value(x);
+  Tensor y = Tensor::empty({xv.rank() >= 1 ? xv.dim(0) : 0, shape.out}, xv.device(), xv.dtype());
+  kernels::mlp_forward(xv, tape.value(params), shape, alpha, y);
+  const bool record = tape.should_record({x, params});
+  Var out = tape.output(y, record, "output of mlp");
+  if (record) {
+    Node node;
+    node.name = "mlp";
+    node.backward = mlp_backward_rule;
+    node.inputs = {x, params};
+    node.outputs = {out};
+    node.integers = {shape.in, shape.hidden, shape.out, 0};
+    node.reals[0] = alpha;
+    tape.record(node);
+  }
+  return out;
+}
+
+CouplingOutputs coupling(Tape& tape, Var x, Var mask, Var scale_params, Var shift_params, Var scale_vector,
+                         const kernels::CouplingSpec& spec) {
+  const Tensor& xv = tape.value(x);
+  const std::int64_t n = xv.rank() >= 1 ? xv.dim(0) : 0;
+  Tensor y = Tensor::empty({n, spec.dim}, xv.device(), xv.dtype());
+  Tensor log_det = Tensor::empty({n}, xv.device(), xv.dtype());
+  kernels::coupling_forward(xv, tape.value(mask), tape.value(scale_params), tape.value(shift_params),
+                            tape.value(scale_vector), spec, y, log_det);
+  const bool record = tape.should_record({x, scale_params, shift_params, scale_vector});
+  CouplingOutputs out{tape.output(y, record, "coupling output y"),
+                      tape.output(log_det, record, "coupling output log_det")};
+  if (record) {
+    Node node;
+    node.name = "coupling";
+    node.backward = coupling_backward_rule;
+    node.inputs = {x, mask, scale_params, shift_params, scale_vector};
+    node.outputs = {out.y, out.log_det};
+    node.integers = {spec.dim, spec.hidden, static_cast<std::int64_t>(spec.direction), 0};
+    node.reals = {spec.alpha, spec.scale_clamp, 0, 0};
+    tape.record(node);
+  }
+  return out;
+}
+
+}  // namespace latf::autodiff

@@ -1,0 +1,46 @@
+#include "autodiff/ops.hpp"
+#include "kernels/reduction.hpp"
+
+namespace latf::autodiff {
+
+namespace {
+
+void weighted_sum_backward_rule(Tape& tape, const Node& node) {
+  Tensor dx = tape.gradient_sink(node.inputs[0]);
+  Tensor dweights = tape.gradient_sink(node.inputs[1]);
+  const Tensor none;
+  const Tensor& weights = node.inputs[1].valid() ? tape.value(node.inputs[1]) : none;
+  kernels::weighted_sum_backward(tape.value(node.inputs[0]), weights, node.reals[0], tape.grad(node.outputs[0]), dx,
+                                 dweights);
+}
+
+}  // namespace
+
+Var weighted_sum(Tape& tape, Var x, Var weights, double scale) {
+  const Tensor& xv = tape.value(x);
+  const Tensor none;
+  const Tensor& w = weights.valid() ? tape.value(weights) : none;
+  Tensor out = Tensor::empty({1}, xv.device(), xv.dtype());
+  kernels::weighted_sum_forward(xv, w, scale, out);
+  const bool record = tape.should_record({x, weights});
+  Var result = tape.output(out, record);
+  if (record) {
+    Node node;
+    node.name = "weighted_sum";
+    node.backward = weighted_sum_backward_rule;
+    node.inputs = {x, weights};
+    node.outputs = {result};
+    node.reals[0] = scale;
+    tape.record(node);
+  }
+  return result;
+}
+
+Var weighted_mean(Tape& tape, Var x, Var weights) {
+  const std::int64_t n = tape.value(x).numel();
+  LATF_REQUIRE(n > 0, "weighted_mean input x: expected at least one element, got shape ",
+               tape.value(x).shape().str());
+  return weighted_sum(tape, x, weights, 1.0 / static_cast<double>(n));
+}
+
+}  // namespace latf::autodiff

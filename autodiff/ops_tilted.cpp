@@ -1,0 +1,37 @@
+#include "autodiff/ops.hpp"
+#include "kernels/tilted.hpp"
+
+namespace latf::autodiff {
+
+namespace {
+
+void tilted_log_density_backward_rule(Tape& tape, const Node& node) {
+  Tensor dz = tape.gradient_sink(node.inputs[0]);
+  kernels::tilted_log_density_backward(tape.value(node.inputs[0]), tape.value(node.inputs[1]),
+                                       static_cast<float>(node.reals[0]), tape.grad(node.outputs[0]), dz);
+}
+
+}  // namespace
+
+Var tilted_log_density(Tape& tape, Var z, Var inverse_temperature, Var log_normalizer, float tau) {
+  const Tensor& zv = tape.value(z);
+  const Tensor& bv = tape.value(inverse_temperature);
+  const Tensor cv = log_normalizer.valid() ? tape.value(log_normalizer) : Tensor();
+  Tensor out_value = Tensor::empty({zv.rank() >= 1 ? zv.dim(0) : 0}, zv.device(), zv.dtype());
+  kernels::tilted_log_density_forward(zv, bv, cv, tau, out_value);
+  // Temperatures and normalisers are data here: only z is differentiated.
+  const bool record = tape.should_record({z});
+  Var out = tape.output(out_value, record);
+  if (record) {
+    Node node;
+    node.name = "tilted_log_density";
+    node.backward = tilted_log_density_backward_rule;
+    node.inputs = {z, inverse_temperature, log_normalizer};
+    node.outputs = {out};
+    node.reals[0] = tau;
+    tape.record(node);
+  }
+  return out;
+}
+
+}  // namespace latf::autodiff

@@ -1,0 +1,77 @@
+#pragma once
+// Flat parameter storage and the Adam optimizer over it.
+//
+// ParameterSet: parameters are declared by name and shape, then allocate() creates ONE flat
+// value buffer and ONE flat gradient buffer; every parameter is a view into both. The optimizer
+// updates the whole flat buffer in one kernel and zero_grad() is one memset. Register a parameter
+// on a tape with tape.parameter(set.value(i), set.grad(i)).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.hpp"
+#include "kernels/adam.hpp"
+
+namespace latf::autodiff {
+
+class ParameterSet {
+ public:
+  // Before allocate(); names are unique. Returns the parameter's index.
+  int declare(const std::string& name, const Shape& shape);
+  // Values start at 0 (the models layer initialises them), gradients at 0. Once only.
+  void allocate(const Device& device, DType dtype = DType::Float32);
+  bool allocated() const { return values_.defined(); }
+
+  int count() const { return static_cast<int>(entries_.size()); }  // number of parameters
+  std::int64_t size() const { return size_; }                       // number of scalars in all
+  const std::vector<std::string>& names() const { return names_; }
+  const Shape& shape(int index) const;
+  // The index of a declared name; throws InvalidArgument naming an unknown one.
+  int index(const std::string& name) const;
+
+  // Views into the flat buffers (after allocate()). Tensors are handles: writing through a
+  // returned tensor (copy_from, fill) writes the set's storage.
+  Tensor value(int index) const;
+  Tensor grad(int index) const;
+  Tensor value(const std::string& name) const { return value(index(name)); }
+  Tensor grad(const std::string& name) const { return grad(index(name)); }
+  Tensor flat_values() const;
+  Tensor flat_grads() const;
+  void zero_grad();
+
+ private:
+  struct Entry {
+    Shape shape;
+    std::int64_t offset = 0;
+  };
+  const Entry& entry(int index) const;
+  void require_allocated(const char* what) const;
+
+  std::vector<Entry> entries_;
+  std::vector<std::string> names_;
+  std::int64_t size_ = 0;
+  Tensor values_, grads_;
+};
+
+// torch.optim.Adam over a whole ParameterSet (which must outlive the optimizer and be allocated
+// before it is constructed). The learning rate is given per step: the caller owns the schedule.
+class Adam {
+ public:
+  Adam(ParameterSet& parameters, const kernels::AdamConfig& config = {});
+  // One update from the current gradients with this learning rate (config's other fields apply).
+  void step(float learning_rate);
+  // Fresh moments and step count 0, e.g. when training restarts after a label refinement.
+  void reset();
+  std::int64_t steps() const { return steps_; }
+  const kernels::AdamConfig& config() const { return config_; }
+  const Tensor& first_moment() const { return first_moment_; }
+  const Tensor& second_moment() const { return second_moment_; }
+
+ private:
+  ParameterSet& parameters_;
+  kernels::AdamConfig config_;
+  Tensor first_moment_, second_moment_;
+  std::int64_t steps_ = 0;
+};
+
+}  // namespace latf::autodiff

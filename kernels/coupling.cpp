@@ -1,0 +1,166 @@
+#include "kernels/coupling.hpp"
+
+#include "kernels/coupling_math.hpp"
+#include "kernels/mlp_cpu.hpp"
+
+namespace latf::kernels {
+
+#if LATF_WITH_CUDA
+void coupling_forward_cuda(const Tensor& x, const Tensor& mask, const Tensor& scale_params, const Tensor& shift_params,
+                           const Tensor& scale_vector, const CouplingSpec& spec, Tensor& y, Tensor& log_det);
+void coupling_backward_cuda(const Tensor& x, const Tensor& mask, const Tensor& scale_params,
+                            const Tensor& shift_params, const Tensor& scale_vector, const CouplingSpec& spec,
+                            const Tensor& dy, const Tensor& dlog_det, Tensor& dx, Tensor& dscale_params,
+                            Tensor& dshift_params, Tensor& dscale_vector);
+#endif
+
+namespace {
+
+void check_operands(const Tensor& x, const Tensor& mask, const Tensor& scale_params, const Tensor& shift_params,
+                    const Tensor& scale_vector, const CouplingSpec& spec) {
+  LATF_REQUIRE(spec.dim >= 1, "coupling dimension d: expected ≥ 1, got ", spec.dim);
+  LATF_REQUIRE(spec.hidden >= 1, "coupling hidden width: expected ≥ 1, got ", spec.hidden);
+  LATF_REQUIRE(spec.alpha > 0, "coupling LeakyReLU slope: expected > 0, got ", spec.alpha);
+  LATF_REQUIRE(spec.scale_clamp >= 0, "coupling scale_clamp: expected ≥ 0 (0 = unbounded), got ", spec.scale_clamp);
+  require_defined(x, "coupling input x");
+  LATF_REQUIRE(x.rank() == 2 && x.dim(1) == spec.dim, "coupling input x: expected shape [N, ", spec.dim, "], got ",
+               x.shape().str());
+  require_shape(mask, {spec.dim}, "coupling mask");
+  require_shape(scale_params, {spec.net().size()}, "coupling scale-net parameters");
+  require_shape(shift_params, {spec.net().size()}, "coupling shift-net parameters");
+  require_shape(scale_vector, {spec.dim}, "coupling scale vector a");
+  require_same_device(x, mask, "coupling input x", "coupling mask");
+  require_same_device(x, scale_params, "coupling input x", "coupling scale-net parameters");
+  require_same_device(x, shift_params, "coupling input x", "coupling shift-net parameters");
+  require_same_device(x, scale_vector, "coupling input x", "coupling scale vector a");
+  if (x.device().is_cuda()) {
+    LATF_REQUIRE(spec.dim <= kCouplingMaxDim && mlp_fused_cuda_supported(spec.net()), "coupling on CUDA: d=",
+                 spec.dim, " hidden=", spec.hidden, " has no fused kernel (d ≤ ", kCouplingMaxDim,
+                 ", hidden 16/32/64); run the layer on the CPU or compose it from linear layers");
+  }
+}
+
+template <class T>
+struct CpuCoupling {
+  const CouplingSpec& spec;
+  std::int64_t n;
+  MlpShape net;
+  Tensor conditioner_input, s, t;  // [N, d] each
+  cpu::MlpActivations scale_act, shift_act;
+
+  CpuCoupling(const CouplingSpec& spec_, const Tensor& x, const Tensor& mask, const Tensor& scale_params,
+              const Tensor& shift_params)
+      : spec(spec_), n(x.dim(0)), net(spec_.net()),
+        conditioner_input(Tensor::empty(x.shape(), Device::cpu(), x.dtype())),
+        s(Tensor::empty(x.shape(), Device::cpu(), x.dtype())), t(Tensor::empty(x.shape(), Device::cpu(), x.dtype())),
+        scale_act(n, spec_.hidden, x.dtype()), shift_act(n, spec_.hidden, x.dtype()) {
+    const T* xp = x.data<T>();
+    const T* m = mask.data<T>();
+    T* c = conditioner_input.data<T>();
+    for (std::int64_t i = 0; i < n * spec.dim; ++i) c[i] = xp[i] * m[i % spec.dim];
+    auto C = matrix<T>(conditioner_input, n, spec.dim);
+    cpu::mlp_forward<T>(C, scale_params.data<T>(), net, T(spec.alpha), scale_act, matrix<T>(s, n, spec.dim));
+    cpu::mlp_forward<T>(C, shift_params.data<T>(), net, T(spec.alpha), shift_act, matrix<T>(t, n, spec.dim));
+  }
+};
+
+}  // namespace
+
+void coupling_forward(const Tensor& x, const Tensor& mask, const Tensor& scale_params, const Tensor& shift_params,
+                      const Tensor& scale_vector, const CouplingSpec& spec, Tensor& y, Tensor& log_det) {
+  check_operands(x, mask, scale_params, shift_params, scale_vector, spec);
+  require_shape(y, x.shape(), "coupling output y");
+  require_shape(log_det, {x.dim(0)}, "coupling output log_det");
+  require_same_device(x, y, "coupling input x", "coupling output y");
+  require_same_device(x, log_det, "coupling input x", "coupling output log_det");
+  if (x.device().is_cuda()) {
+#if LATF_WITH_CUDA
+    coupling_forward_cuda(x, mask, scale_params, shift_params, scale_vector, spec, y, log_det);
+#else
+    no_cuda_backend("coupling_forward");
+#endif
+    return;
+  }
+  dispatch_cpu_dtype(x, [&](auto zero) {
+    using T = decltype(zero);
+    CpuCoupling<T> run(spec, x, mask, scale_params, shift_params);
+    const bool generative = spec.direction == CouplingDirection::Generative;
+    const T *xp = x.data<T>(), *m = mask.data<T>(), *a = scale_vector.data<T>();
+    const T *s = run.s.template data<T>(), *t = run.t.template data<T>();
+    T *yp = y.data<T>(), *ld = log_det.data<T>();
+    const int d = spec.dim;
+    for (std::int64_t r = 0; r < run.n; ++r) {
+      T total = 0;
+      for (int j = 0; j < d; ++j) {
+        const std::int64_t k = r * d + j;
+        const auto e = coupling_element<T>(xp[k], m[j], s[k], t[k], a[j], T(spec.scale_clamp), generative);
+        yp[k] = e.y;
+        total += e.log_det;
+      }
+      ld[r] = total;
+    }
+  });
+}
+
+void coupling_backward(const Tensor& x, const Tensor& mask, const Tensor& scale_params, const Tensor& shift_params,
+                       const Tensor& scale_vector, const CouplingSpec& spec, const Tensor& dy, const Tensor& dlog_det,
+                       Tensor& dx, Tensor& dscale_params, Tensor& dshift_params, Tensor& dscale_vector) {
+  check_operands(x, mask, scale_params, shift_params, scale_vector, spec);
+  if (dy.defined()) require_shape(dy, x.shape(), "coupling output gradient dy");
+  if (dlog_det.defined()) require_shape(dlog_det, {x.dim(0)}, "coupling log_det gradient");
+  if (dx.defined()) require_shape(dx, x.shape(), "coupling input gradient dx");
+  if (dscale_params.defined()) require_shape(dscale_params, scale_params.shape(), "coupling scale-net gradient");
+  if (dshift_params.defined()) require_shape(dshift_params, shift_params.shape(), "coupling shift-net gradient");
+  if (dscale_vector.defined()) require_shape(dscale_vector, scale_vector.shape(), "coupling scale vector gradient");
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&dy, &dlog_det, &dx, &dscale_params, &dshift_params,
+                                                              &dscale_vector})
+    require_same_place(x, "coupling input x", *t, "a coupling gradient");
+  if (x.device().is_cuda()) {
+#if LATF_WITH_CUDA
+    coupling_backward_cuda(x, mask, scale_params, shift_params, scale_vector, spec, dy, dlog_det, dx, dscale_params,
+                           dshift_params, dscale_vector);
+#else
+    no_cuda_backend("coupling_backward");
+#endif
+    return;
+  }
+  dispatch_cpu_dtype(x, [&](auto zero) {
+    using T = decltype(zero);
+    CpuCoupling<T> run(spec, x, mask, scale_params, shift_params);
+    const bool generative = spec.direction == CouplingDirection::Generative;
+    const int d = spec.dim;
+    const std::int64_t n = run.n;
+    Tensor ds = Tensor::empty(x.shape(), Device::cpu(), x.dtype());
+    Tensor dt = Tensor::empty(x.shape(), Device::cpu(), x.dtype());
+    Tensor dc = Tensor::zeros(x.shape(), Device::cpu(), x.dtype());
+    const T *xp = x.data<T>(), *m = mask.data<T>(), *a = scale_vector.data<T>();
+    const T *s = run.s.template data<T>(), *t = run.t.template data<T>();
+    const T* gy = data_or_null<T>(dy);
+    const T* gl = data_or_null<T>(dlog_det);
+    T *gx = data_or_null<T>(dx), *ga = data_or_null<T>(dscale_vector);
+    T *gs = ds.data<T>(), *gt = dt.data<T>();
+    for (std::int64_t r = 0; r < n; ++r) {
+      for (int j = 0; j < d; ++j) {
+        const std::int64_t k = r * d + j;
+        const auto g = coupling_element_backward<T>(xp[k], m[j], s[k], t[k], a[j], T(spec.scale_clamp), generative,
+                                                    gy ? gy[k] : T(0), gl ? gl[r] : T(0));
+        if (gx) gx[k] += g.x;
+        if (ga) ga[j] += g.a;
+        gs[k] = g.s;
+        gt[k] = g.t;
+      }
+    }
+    auto C = matrix<T>(run.conditioner_input, n, d);
+    const bool need_dc = dx.defined();
+    cpu::mlp_backward<T>(C, scale_params.data<T>(), run.net, T(spec.alpha), run.scale_act, matrix<T>(ds, n, d),
+                         need_dc ? dc.data<T>() : nullptr, data_or_null<T>(dscale_params));
+    cpu::mlp_backward<T>(C, shift_params.data<T>(), run.net, T(spec.alpha), run.shift_act, matrix<T>(dt, n, d),
+                         need_dc ? dc.data<T>() : nullptr, data_or_null<T>(dshift_params));
+    if (need_dc) {
+      const T* c = dc.data<T>();
+      for (std::int64_t k = 0; k < n * d; ++k) gx[k] += m[k % d] * c[k];
+    }
+  });
+}
+
+}  // namespace latf::kernels

@@ -1,0 +1,342 @@
+#include "kernels/gaussian.hpp"
+
+#include <climits>
+#include <vector>
+
+#include "kernels/gaussian_math.hpp"
+
+namespace latf::kernels {
+
+#if LATF_WITH_CUDA
+void reparameterize_forward_cuda(const Tensor& mean, const Tensor& log_variance, const Tensor& noise, Tensor& u);
+void reparameterize_backward_cuda(const Tensor& log_variance, const Tensor& noise, const Tensor& du, Tensor& dmean,
+                                  Tensor& dlog_variance);
+void gaussian_log_density_forward_cuda(const Tensor& u, const Tensor& mean, const Tensor& log_variance, Tensor& out);
+void gaussian_log_density_backward_cuda(const Tensor& u, const Tensor& mean, const Tensor& log_variance,
+                                        const Tensor& dout, Tensor& du, Tensor& dmean, Tensor& dlog_variance);
+void vamp_log_density_forward_cuda(const Tensor& u, const Tensor& means, const Tensor& log_variance,
+                                   const Tensor& mixture_logits, Tensor& out);
+void vamp_log_density_backward_cuda(const Tensor& u, const Tensor& means, const Tensor& log_variance,
+                                    const Tensor& mixture_logits, const Tensor& dout, Tensor& du, Tensor& dmeans,
+                                    Tensor& dlog_variance, Tensor& dmixture_logits);
+#endif
+
+namespace {
+
+// ---------------------------------------------------------------- checks
+
+void require_matrix(const Tensor& t, const char* operand, const char* layout) {
+  require_defined(t, operand);
+  LATF_REQUIRE(t.rank() == 2, operand, ": expected rank 2 ", layout, ", got shape ", t.shape().str());
+  LATF_REQUIRE(t.dim(1) <= INT_MAX, operand, ": width ", t.dim(1), " exceeds ", INT_MAX);
+}
+
+// log_variance is [1] (shared scalar) or exactly [rows, d]; returns whether it is shared.
+bool require_log_variance(const Tensor& log_variance, std::int64_t rows, std::int64_t d, const char* operand,
+                          const Tensor& reference, const char* reference_name) {
+  require_defined(log_variance, operand);
+  const Shape scalar{1}, per_element{rows, d};
+  const bool shared = log_variance.shape() == scalar;
+  LATF_REQUIRE(shared || log_variance.shape() == per_element, operand, ": expected shape [1] or ",
+               per_element.str(), ", got ", log_variance.shape().str());
+  require_same_device(reference, log_variance, reference_name, operand);
+  return shared;
+}
+
+void require_optional(const Tensor& t, const Shape& shape, const char* operand, const Tensor& reference,
+                      const char* reference_name) {
+  if (!t.defined()) return;
+  require_shape(t, shape, operand);
+  require_same_device(reference, t, reference_name, operand);
+}
+
+void require_like(const Tensor& t, const Shape& shape, const char* operand, const Tensor& reference,
+                  const char* reference_name) {
+  require_shape(t, shape, operand);
+  require_same_device(reference, t, reference_name, operand);
+}
+
+void check_vamp(const Tensor& u, const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits) {
+  require_matrix(u, "vamp_log_density u", "[N, d]");
+  require_matrix(means, "vamp_log_density means", "[K, d]");
+  LATF_REQUIRE(means.dim(0) >= 1, "vamp_log_density means: expected at least one component, got shape ",
+               means.shape().str());
+  LATF_REQUIRE(means.dim(1) == u.dim(1), "vamp_log_density means: expected width d = ", u.dim(1),
+               " to match u of shape ", u.shape().str(), ", got shape ", means.shape().str());
+  LATF_REQUIRE(means.numel() <= INT_MAX, "vamp_log_density means: ", means.numel(), " elements exceed ", INT_MAX);
+  require_same_device(u, means, "vamp_log_density u", "vamp_log_density means");
+  require_log_variance(log_variance, means.dim(0), means.dim(1), "vamp_log_density log_variance", u,
+                       "vamp_log_density u");
+  require_like(mixture_logits, {means.dim(0)}, "vamp_log_density mixture_logits", u, "vamp_log_density u");
+}
+
+// ---------------------------------------------------------------- CPU
+
+// Strides of a log_variance operand over its partner's [rows, d] elements.
+struct LogVarianceLayout {
+  int row_stride;
+  int step;
+};
+
+LogVarianceLayout layout_of(bool shared, std::int64_t d) {
+  return shared ? LogVarianceLayout{0, 0} : LogVarianceLayout{static_cast<int>(d), 1};
+}
+
+template <class T>
+void reparameterize_forward_cpu(const Tensor& mean, const Tensor& log_variance, bool shared, const Tensor& noise,
+                                Tensor& u) {
+  const std::int64_t n = mean.numel(), step = shared ? 0 : 1;
+  const T* m = mean.data<T>();
+  const T* lv = log_variance.data<T>();
+  const T* e = noise.data<T>();
+  T* out = u.data<T>();
+  for (std::int64_t i = 0; i < n; ++i) out[i] = reparameterize_value(m[i], lv[i * step], e[i]);
+}
+
+template <class T>
+void reparameterize_backward_cpu(const Tensor& log_variance, bool shared, const Tensor& noise, const Tensor& du,
+                                 Tensor& dmean, Tensor& dlog_variance) {
+  const std::int64_t n = noise.numel();
+  const T* lv = log_variance.data<T>();
+  const T* e = noise.data<T>();
+  const T* g = du.data<T>();
+  if (T* dm = data_or_null<T>(dmean))
+    for (std::int64_t i = 0; i < n; ++i) dm[i] += g[i];
+  T* dlv = data_or_null<T>(dlog_variance);
+  if (!dlv) return;
+  if (!shared) {
+    for (std::int64_t i = 0; i < n; ++i) dlv[i] += reparameterize_dlog_variance(lv[i], e[i], g[i]);
+    return;
+  }
+  double total = 0.0;  // a long sum: keep it in double even for float tensors
+  for (std::int64_t i = 0; i < n; ++i) total += reparameterize_dlog_variance(lv[0], e[i], g[i]);
+  dlv[0] += static_cast<T>(total);
+}
+
+template <class T>
+void gaussian_forward_cpu(const Tensor& u, const Tensor& mean, const Tensor& log_variance, bool shared, Tensor& out) {
+  const std::int64_t n = u.dim(0);
+  const int d = static_cast<int>(u.dim(1));
+  const LogVarianceLayout lay = layout_of(shared, d);
+  const T* pu = u.data<T>();
+  const T* pm = mean.data<T>();
+  const T* lv = log_variance.data<T>();
+  T* po = out.data<T>();
+  for (std::int64_t i = 0; i < n; ++i)
+    po[i] = gaussian_row_log_density(pu + i * d, pm + i * d, lv + i * lay.row_stride, lay.step, d);
+}
+
+template <class T>
+void gaussian_backward_cpu(const Tensor& u, const Tensor& mean, const Tensor& log_variance, bool shared,
+                           const Tensor& dout, Tensor& du, Tensor& dmean, Tensor& dlog_variance) {
+  const std::int64_t n = u.dim(0);
+  const int d = static_cast<int>(u.dim(1));
+  const LogVarianceLayout lay = layout_of(shared, d);
+  const T* pu = u.data<T>();
+  const T* pm = mean.data<T>();
+  const T* lv = log_variance.data<T>();
+  const T* g = dout.data<T>();
+  T* pdu = data_or_null<T>(du);
+  T* pdm = data_or_null<T>(dmean);
+  T* pdlv = data_or_null<T>(dlog_variance);
+  double shared_total = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (int j = 0; j < d; ++j) {
+      const std::int64_t e = i * d + j, l = i * lay.row_stride + j * lay.step;
+      const GaussianTermGradient<T> t = gaussian_log_term_gradient(pu[e], pm[e], lv[l]);
+      if (pdu) pdu[e] += g[i] * t.du;
+      if (pdm) pdm[e] -= g[i] * t.du;
+      if (pdlv && shared) shared_total += g[i] * t.dlog_variance;
+      if (pdlv && !shared) pdlv[l] += g[i] * t.dlog_variance;
+    }
+  }
+  if (pdlv && shared) pdlv[0] += static_cast<T>(shared_total);
+}
+
+template <class T>
+VampComponents<T> vamp_components(const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits) {
+  const int k_count = static_cast<int>(means.dim(0)), d = static_cast<int>(means.dim(1));
+  const LogVarianceLayout lay = layout_of(log_variance.rank() == 1, d);
+  const T* logits = mixture_logits.data<T>();
+  return VampComponents<T>{means.data<T>(), log_variance.data<T>(), logits, k_count, d, lay.row_stride, lay.step,
+                           log_sum_exp(logits, k_count)};
+}
+
+template <class T>
+void vamp_forward_cpu(const Tensor& u, const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits,
+                      Tensor& out) {
+  const VampComponents<T> c = vamp_components<T>(means, log_variance, mixture_logits);
+  const std::int64_t n = u.dim(0);
+  const T* pu = u.data<T>();
+  T* po = out.data<T>();
+  for (std::int64_t i = 0; i < n; ++i) po[i] = vamp_row_log_density(pu + i * c.d, c);
+}
+
+// Sums over rows kept in double, added to the outputs once at the end.
+template <class T>
+struct HostVampSink {
+  std::vector<double> dmeans, dlog_variance, dlogits;
+  void mean(int index, T v) { dmeans[index] += v; }
+  void log_variance(int index, T v) { dlog_variance[index] += v; }
+  void logit(int k, T v) { dlogits[k] += v; }
+};
+
+template <class T>
+void add_to(Tensor& target, const std::vector<double>& values) {
+  if (!target.defined()) return;
+  T* p = target.data<T>();
+  for (std::size_t i = 0; i < values.size(); ++i) p[i] += static_cast<T>(values[i]);
+}
+
+template <class T>
+void vamp_backward_cpu(const Tensor& u, const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits,
+                       const Tensor& dout, Tensor& du, Tensor& dmeans, Tensor& dlog_variance, Tensor& dmixture_logits) {
+  const VampComponents<T> c = vamp_components<T>(means, log_variance, mixture_logits);
+  const std::int64_t n = u.dim(0);
+  const T* pu = u.data<T>();
+  const T* g = dout.data<T>();
+  T* pdu = data_or_null<T>(du);
+  HostVampSink<T> sink{std::vector<double>(means.numel()), std::vector<double>(log_variance.numel()),
+                       std::vector<double>(c.k_count)};
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T* row = pu + i * c.d;
+    vamp_row_backward(row, c, vamp_row_log_density(row, c), g[i], pdu ? pdu + i * c.d : nullptr, sink);
+  }
+  add_to<T>(dmeans, sink.dmeans);
+  add_to<T>(dlog_variance, sink.dlog_variance);
+  add_to<T>(dmixture_logits, sink.dlogits);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- public entry points
+
+void reparameterize_forward(const Tensor& mean, const Tensor& log_variance, const Tensor& noise, Tensor& u) {
+  require_matrix(mean, "reparameterize mean", "[N, d]");
+  const bool shared = require_log_variance(log_variance, mean.dim(0), mean.dim(1), "reparameterize log_variance",
+                                           mean, "reparameterize mean");
+  require_like(noise, mean.shape(), "reparameterize noise", mean, "reparameterize mean");
+  require_like(u, mean.shape(), "reparameterize output u", mean, "reparameterize mean");
+  if (mean.device().is_cuda()) {
+#if LATF_WITH_CUDA
+    reparameterize_forward_cuda(mean, log_variance, noise, u);
+#else
+    no_cuda_backend("reparameterize_forward");
+#endif
+    return;
+  }
+  dispatch_cpu_dtype(mean, [&](auto zero) {
+    reparameterize_forward_cpu<decltype(zero)>(mean, log_variance, shared, noise, u);
+  });
+}
+
+void reparameterize_backward(const Tensor& log_variance, const Tensor& noise, const Tensor& du, Tensor& dmean,
+                             Tensor& dlog_variance) {
+  require_matrix(noise, "reparameterize noise", "[N, d]");
+  const bool shared = require_log_variance(log_variance, noise.dim(0), noise.dim(1), "reparameterize log_variance",
+                                           noise, "reparameterize noise");
+  require_like(du, noise.shape(), "reparameterize output gradient du", noise, "reparameterize noise");
+  require_optional(dmean, noise.shape(), "reparameterize mean gradient", noise, "reparameterize noise");
+  require_optional(dlog_variance, log_variance.shape(), "reparameterize log_variance gradient", noise,
+                   "reparameterize noise");
+  if (noise.device().is_cuda()) {
+#if LATF_WITH_CUDA
+    reparameterize_backward_cuda(log_variance, noise, du, dmean, dlog_variance);
+#else
+    no_cuda_backend("reparameterize_backward");
+#endif
+    return;
+  }
+  dispatch_cpu_dtype(noise, [&](auto zero) {
+    reparameterize_backward_cpu<decltype(zero)>(log_variance, shared, noise, du, dmean, dlog_variance);
+  });
+}
+
+void gaussian_log_density_forward(const Tensor& u, const Tensor& mean, const Tensor& log_variance, Tensor& out) {
+  require_matrix(u, "gaussian_log_density u", "[N, d]");
+  require_like(mean, u.shape(), "gaussian_log_density mean", u, "gaussian_log_density u");
+  const bool shared = require_log_variance(log_variance, u.dim(0), u.dim(1), "gaussian_log_density log_variance", u,
+                                           "gaussian_log_density u");
+  require_like(out, {u.dim(0)}, "gaussian_log_density output", u, "gaussian_log_density u");
+  if (u.device().is_cuda()) {
+#if LATF_WITH_CUDA
+    gaussian_log_density_forward_cuda(u, mean, log_variance, out);
+#else
+    no_cuda_backend("gaussian_log_density_forward");
+#endif
+    return;
+  }
+  dispatch_cpu_dtype(u, [&](auto zero) {
+    gaussian_forward_cpu<decltype(zero)>(u, mean, log_variance, shared, out);
+  });
+}
+
+void gaussian_log_density_backward(const Tensor& u, const Tensor& mean, const Tensor& log_variance,
+                                   const Tensor& dout, Tensor& du, Tensor& dmean, Tensor& dlog_variance) {
+  require_matrix(u, "gaussian_log_density u", "[N, d]");
+  require_like(mean, u.shape(), "gaussian_log_density mean", u, "gaussian_log_density u");
+  const bool shared = require_log_variance(log_variance, u.dim(0), u.dim(1), "gaussian_log_density log_variance", u,
+                                           "gaussian_log_density u");
+  require_like(dout, {u.dim(0)}, "gaussian_log_density output gradient", u, "gaussian_log_density u");
+  require_optional(du, u.shape(), "gaussian_log_density u gradient", u, "gaussian_log_density u");
+  require_optional(dmean, u.shape(), "gaussian_log_density mean gradient", u, "gaussian_log_density u");
+  require_optional(dlog_variance, log_variance.shape(), "gaussian_log_density log_variance gradient", u,
+                   "gaussian_log_density u");
+  if (u.device().is_cuda()) {
+#if LATF_WITH_CUDA
+    gaussian_log_density_backward_cuda(u, mean, log_variance, dout, du, dmean, dlog_variance);
+#else
+    no_cuda_backend("gaussian_log_density_backward");
+#endif
+    return;
+  }
+  dispatch_cpu_dtype(u, [&](auto zero) {
+    gaussian_backward_cpu<decltype(zero)>(u, mean, log_variance, shared, dout, du, dmean, dlog_variance);
+  });
+}
+
+void vamp_log_density_forward(const Tensor& u, const Tensor& means, const Tensor& log_variance,
+                              const Tensor& mixture_logits, Tensor& out) {
+  check_vamp(u, means, log_variance, mixture_logits);
+  require_like(out, {u.dim(0)}, "vamp_log_density output", u, "vamp_log_density u");
+  if (u.device().is_cuda()) {
+#if LATF_WITH_CUDA
+    vamp_log_density_forward_cuda(u, means, log_variance, mixture_logits, out);
+#else
+    no_cuda_backend("vamp_log_density_forward");
+#endif
+    return;
+  }
+  dispatch_cpu_dtype(u, [&](auto zero) {
+    vamp_forward_cpu<decltype(zero)>(u, means, log_variance, mixture_logits, out);
+  });
+}
+
+void vamp_log_density_backward(const Tensor& u, const Tensor& means, const Tensor& log_variance,
+                               const Tensor& mixture_logits, const Tensor& dout, Tensor& du, Tensor& dmeans,
+                               Tensor& dlog_variance, Tensor& dmixture_logits) {
+  check_vamp(u, means, log_variance, mixture_logits);
+  require_like(dout, {u.dim(0)}, "vamp_log_density output gradient", u, "vamp_log_density u");
+  require_optional(du, u.shape(), "vamp_log_density u gradient", u, "vamp_log_density u");
+  require_optional(dmeans, means.shape(), "vamp_log_density means gradient", u, "vamp_log_density u");
+  require_optional(dlog_variance, log_variance.shape(), "vamp_log_density log_variance gradient", u,
+                   "vamp_log_density u");
+  require_optional(dmixture_logits, mixture_logits.shape(), "vamp_log_density mixture_logits gradient", u,
+                   "vamp_log_density u");
+  if (!du.defined() && !dmeans.defined() && !dlog_variance.defined() && !dmixture_logits.defined()) return;
+  if (u.device().is_cuda()) {
+#if LATF_WITH_CUDA
+    vamp_log_density_backward_cuda(u, means, log_variance, mixture_logits, dout, du, dmeans, dlog_variance,
+                                   dmixture_logits);
+#else
+    no_cuda_backend("vamp_log_density_backward");
+#endif
+    return;
+  }
+  dispatch_cpu_dtype(u, [&](auto zero) {
+    vamp_backward_cpu<decltype(zero)>(u, means, log_variance, mixture_logits, dout, du, dmeans, dlog_variance,
+                                      dmixture_logits);
+  });
+}
+
+}  // namespace latf::kernels

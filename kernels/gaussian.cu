@@ -1,0 +1,228 @@
+#include "engine/cuda_check.cuh"
+#include "engine/launch.cuh"
+#include "kernels/gaussian.hpp"
+#include "kernels/gaussian_math.hpp"
+
+namespace latf::kernels {
+
+namespace {
+
+// Staged per-block partials of the VampPrior backward must fit comfortably in the 48 KiB of
+// shared memory a launch gets without opting in (block_sum_into takes another kBlock floats).
+constexpr int kMaxStagedFloats = 40 * 1024 / sizeof(float);
+// The staged reduction flushes every partial once per block, so a few blocks per SM suffice.
+constexpr unsigned kMaxReductionBlocks = 2 * 132;
+
+// Adds the block-wide sum of `value` to *target with one atomicAdd. Every thread of the block
+// must call it (it synchronises); blockDim.x must be cuda::kBlock, a power of two.
+__device__ void block_sum_into(float value, float* target) {
+  __shared__ float partial[cuda::kBlock];
+  partial[threadIdx.x] = value;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) atomicAdd(target, partial[0]);
+}
+
+__device__ std::int64_t first_index() { return blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; }
+__device__ std::int64_t grid_stride() { return std::int64_t(gridDim.x) * blockDim.x; }
+
+// lv_step is 0 for a shared [1] log-variance, 1 for one per element.
+__global__ void reparameterize_forward_kernel(const float* mean, const float* log_variance, int lv_step,
+                                              const float* noise, float* u, std::int64_t n) {
+  for (std::int64_t i = first_index(); i < n; i += grid_stride())
+    u[i] = reparameterize_value(mean[i], log_variance[i * lv_step], noise[i]);
+}
+
+__global__ void reparameterize_backward_kernel(const float* log_variance, int lv_step, const float* noise,
+                                               const float* du, float* dmean, float* dlog_variance, std::int64_t n) {
+  float shared_total = 0.f;
+  for (std::int64_t i = first_index(); i < n; i += grid_stride()) {
+    if (dmean) dmean[i] += du[i];
+    if (!dlog_variance) continue;
+    const float g = reparameterize_dlog_variance(log_variance[i * lv_step], noise[i], du[i]);
+    if (lv_step) {
+      dlog_variance[i] += g;
+    } else {
+      shared_total += g;
+    }
+  }
+  if (dlog_variance && lv_step == 0) block_sum_into(shared_total, dlog_variance);
+}
+
+// One thread per row.
+__global__ void gaussian_forward_kernel(const float* u, const float* mean, const float* log_variance,
+                                        int lv_row_stride, int lv_step, float* out, std::int64_t n, int d) {
+  for (std::int64_t row = first_index(); row < n; row += grid_stride())
+    out[row] = gaussian_row_log_density(u + row * d, mean + row * d, log_variance + row * lv_row_stride, lv_step, d);
+}
+
+// One thread per element; a shared log-variance's gradient is reduced per block.
+__global__ void gaussian_backward_kernel(const float* u, const float* mean, const float* log_variance, int lv_step,
+                                         const float* dout, float* du, float* dmean, float* dlog_variance,
+                                         std::int64_t n, int d) {
+  float shared_total = 0.f;
+  const std::int64_t total = n * d;
+  for (std::int64_t e = first_index(); e < total; e += grid_stride()) {
+    const float g = dout[e / d];
+    const GaussianTermGradient<float> t = gaussian_log_term_gradient(u[e], mean[e], log_variance[e * lv_step]);
+    if (du) du[e] += g * t.du;
+    if (dmean) dmean[e] -= g * t.du;
+    if (dlog_variance && lv_step) dlog_variance[e] += g * t.dlog_variance;
+    if (dlog_variance && !lv_step) shared_total += g * t.dlog_variance;
+  }
+  if (dlog_variance && lv_step == 0) block_sum_into(shared_total, dlog_variance);
+}
+
+// One thread per row; each thread computes the logits' normaliser itself (K ≪ K·d work per row).
+__global__ void vamp_forward_kernel(const float* u, VampComponents<float> c, float* out, std::int64_t n) {
+  c.log_normalizer = log_sum_exp(c.logits, c.k_count);
+  for (std::int64_t row = first_index(); row < n; row += grid_stride())
+    out[row] = vamp_row_log_density(u + row * c.d, c);
+}
+
+// Where vamp_row_backward's row-shared gradients go: atomic adds into shared-memory partials or
+// straight into global memory (null = not needed). A shared scalar log-variance's gradient stays
+// in a register and is block-reduced at the end instead.
+struct DeviceVampSink {
+  float* dmeans;
+  float* dlog_variance;
+  float* dlogits;
+  bool scalar_log_variance;
+  float log_variance_total;
+  __device__ void mean(int index, float v) {
+    if (dmeans) atomicAdd(dmeans + index, v);
+  }
+  __device__ void log_variance(int index, float v) {
+    if (scalar_log_variance) {
+      log_variance_total += v;
+    } else if (dlog_variance) {
+      atomicAdd(dlog_variance + index, v);
+    }
+  }
+  __device__ void logit(int k, float v) {
+    if (dlogits) atomicAdd(dlogits + k, v);
+  }
+};
+
+// One thread per row. With `stage`, dynamic shared memory holds [K·d means | K·d log-variance
+// (absent when it is a scalar) | K logits] partials, flushed to global once per block.
+__global__ void vamp_backward_kernel(const float* u, VampComponents<float> c, const float* dout, float* du,
+                                     float* dmeans, float* dlog_variance, float* dlogits, std::int64_t n,
+                                     bool scalar_log_variance, bool stage) {
+  extern __shared__ float staged[];
+  const int means_count = c.k_count * c.d;
+  const int lv_count = scalar_log_variance ? 0 : means_count;
+  const int staged_count = means_count + lv_count + c.k_count;
+  float* const lv_target = scalar_log_variance ? nullptr : dlog_variance;
+  DeviceVampSink sink{dmeans, lv_target, dlogits, scalar_log_variance, 0.f};
+  if (stage) {
+    for (int i = threadIdx.x; i < staged_count; i += blockDim.x) staged[i] = 0.f;
+    __syncthreads();
+    sink.dmeans = dmeans ? staged : nullptr;
+    sink.dlog_variance = lv_target ? staged + means_count : nullptr;
+    sink.dlogits = dlogits ? staged + means_count + lv_count : nullptr;
+  }
+  c.log_normalizer = log_sum_exp(c.logits, c.k_count);
+  for (std::int64_t row = first_index(); row < n; row += grid_stride()) {
+    const float* u_row = u + row * c.d;
+    vamp_row_backward(u_row, c, vamp_row_log_density(u_row, c), dout[row], du ? du + row * c.d : nullptr, sink);
+  }
+  if (stage) {
+    __syncthreads();
+    for (int i = threadIdx.x; i < staged_count; i += blockDim.x) {
+      if (i < means_count) {
+        if (dmeans) atomicAdd(dmeans + i, staged[i]);
+      } else if (i < means_count + lv_count) {
+        if (lv_target) atomicAdd(lv_target + (i - means_count), staged[i]);
+      } else if (dlogits) {
+        atomicAdd(dlogits + (i - means_count - lv_count), staged[i]);
+      }
+    }
+  }
+  if (dlog_variance && scalar_log_variance) block_sum_into(sink.log_variance_total, dlog_variance);
+}
+
+int lv_step_of(const Tensor& log_variance) { return log_variance.rank() == 1 ? 0 : 1; }
+
+float* data_or_null_float(Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
+VampComponents<float> vamp_components(const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits) {
+  const int k_count = static_cast<int>(means.dim(0)), d = static_cast<int>(means.dim(1));
+  const int step = lv_step_of(log_variance);
+  // log_normalizer is filled in on the device, where the logits are.
+  return VampComponents<float>{means.data<float>(), log_variance.data<float>(), mixture_logits.data<float>(),
+                               k_count, d, step * d, step, 0.f};
+}
+
+}  // namespace
+
+void reparameterize_forward_cuda(const Tensor& mean, const Tensor& log_variance, const Tensor& noise, Tensor& u) {
+  const std::int64_t n = mean.numel();
+  if (n == 0) return;
+  reparameterize_forward_kernel<<<cuda::grid_for(n), cuda::kBlock, 0, cuda::current_stream(mean.device().index)>>>(
+      mean.data<float>(), log_variance.data<float>(), lv_step_of(log_variance), noise.data<float>(), u.data<float>(),
+      n);
+  LATF_CUDA_CHECK_LAUNCH();
+}
+
+void reparameterize_backward_cuda(const Tensor& log_variance, const Tensor& noise, const Tensor& du, Tensor& dmean,
+                                  Tensor& dlog_variance) {
+  const std::int64_t n = noise.numel();
+  if (n == 0 || (!dmean.defined() && !dlog_variance.defined())) return;
+  reparameterize_backward_kernel<<<cuda::grid_for(n), cuda::kBlock, 0, cuda::current_stream(noise.device().index)>>>(
+      log_variance.data<float>(), lv_step_of(log_variance), noise.data<float>(), du.data<float>(),
+      data_or_null_float(dmean), data_or_null_float(dlog_variance), n);
+  LATF_CUDA_CHECK_LAUNCH();
+}
+
+void gaussian_log_density_forward_cuda(const Tensor& u, const Tensor& mean, const Tensor& log_variance, Tensor& out) {
+  const std::int64_t n = u.dim(0);
+  const int d = static_cast<int>(u.dim(1));
+  if (n == 0) return;
+  const int step = lv_step_of(log_variance);
+  gaussian_forward_kernel<<<cuda::grid_for(n), cuda::kBlock, 0, cuda::current_stream(u.device().index)>>>(
+      u.data<float>(), mean.data<float>(), log_variance.data<float>(), step * d, step, out.data<float>(), n, d);
+  LATF_CUDA_CHECK_LAUNCH();
+}
+
+void gaussian_log_density_backward_cuda(const Tensor& u, const Tensor& mean, const Tensor& log_variance,
+                                        const Tensor& dout, Tensor& du, Tensor& dmean, Tensor& dlog_variance) {
+  const std::int64_t n = u.dim(0);
+  const int d = static_cast<int>(u.dim(1));
+  if (n * d == 0 || (!du.defined() && !dmean.defined() && !dlog_variance.defined())) return;
+  gaussian_backward_kernel<<<cuda::grid_for(n * d), cuda::kBlock, 0, cuda::current_stream(u.device().index)>>>(
+      u.data<float>(), mean.data<float>(), log_variance.data<float>(), lv_step_of(log_variance), dout.data<float>(),
+      data_or_null_float(du), data_or_null_float(dmean), data_or_null_float(dlog_variance), n, d);
+  LATF_CUDA_CHECK_LAUNCH();
+}
+
+void vamp_log_density_forward_cuda(const Tensor& u, const Tensor& means, const Tensor& log_variance,
+                                   const Tensor& mixture_logits, Tensor& out) {
+  const std::int64_t n = u.dim(0);
+  if (n == 0) return;
+  vamp_forward_kernel<<<cuda::grid_for(n), cuda::kBlock, 0, cuda::current_stream(u.device().index)>>>(
+      u.data<float>(), vamp_components(means, log_variance, mixture_logits), out.data<float>(), n);
+  LATF_CUDA_CHECK_LAUNCH();
+}
+
+void vamp_log_density_backward_cuda(const Tensor& u, const Tensor& means, const Tensor& log_variance,
+                                    const Tensor& mixture_logits, const Tensor& dout, Tensor& du, Tensor& dmeans,
+                                    Tensor& dlog_variance, Tensor& dmixture_logits) {
+  const std::int64_t n = u.dim(0);
+  if (n == 0) return;
+  const bool scalar_lv = log_variance.rank() == 1;
+  const std::int64_t staged = means.numel() * (scalar_lv ? 1 : 2) + means.dim(0);
+  const bool stage = staged <= kMaxStagedFloats;
+  const unsigned grid = stage ? std::min(cuda::grid_for(n), kMaxReductionBlocks) : cuda::grid_for(n);
+  const std::size_t shared_bytes = stage ? static_cast<std::size_t>(staged) * sizeof(float) : 0;
+  vamp_backward_kernel<<<grid, cuda::kBlock, shared_bytes, cuda::current_stream(u.device().index)>>>(
+      u.data<float>(), vamp_components(means, log_variance, mixture_logits), dout.data<float>(),
+      data_or_null_float(du), data_or_null_float(dmeans), data_or_null_float(dlog_variance),
+      data_or_null_float(dmixture_logits), n, scalar_lv, stage);
+  LATF_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace latf::kernels

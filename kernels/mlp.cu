@@ -1,0 +1,104 @@
+#include "engine/cuda_check.cuh"
+#include "engine/launch.cuh"
+#include "kernels/mlp_device.cuh"
+
+namespace latf::kernels {
+
+namespace {
+
+template <int H>
+__global__ void mlp_forward_kernel(const float* x, const float* params, MlpShape s, float alpha, float* y,
+                                   std::int64_t n) {
+  extern __shared__ float shared_params[];
+  device::block_copy(shared_params, params, s.size());
+  __syncthreads();
+  for (std::int64_t row = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; row < n;
+       row += std::int64_t(gridDim.x) * blockDim.x) {
+    float xr[kMlpMaxFusedEnds], yr[kMlpMaxFusedEnds];
+    for (int j = 0; j < s.in; ++j) xr[j] = x[row * s.in + j];
+    device::mlp_row_forward<H>(shared_params, s, alpha, xr, yr);
+    for (int k = 0; k < s.out; ++k) y[row * s.out + k] = yr[k];
+  }
+}
+
+template <int H>
+__global__ void mlp_backward_kernel(const float* x, const float* params, MlpShape s, float alpha, const float* dy,
+                                    float* dx, float* dparams, std::int64_t n) {
+  extern __shared__ float shared[];
+  float* p = shared;
+  float* grad_acc = shared + s.size();
+  device::block_copy(p, params, s.size());
+  device::block_zero(grad_acc, s.size());
+  __syncthreads();
+  // Every thread of the block runs the same number of iterations: the warp reductions inside
+  // mlp_row_backward need all lanes, so rows past the end take part with zero gradients.
+  for (std::int64_t base = blockIdx.x * std::int64_t(blockDim.x); base < n;
+       base += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t row = base + threadIdx.x;
+    const bool active = row < n;
+    float xr[kMlpMaxFusedEnds], dyr[kMlpMaxFusedEnds], dxr[kMlpMaxFusedEnds];
+    for (int j = 0; j < s.in; ++j) {
+      xr[j] = active ? x[row * s.in + j] : 0.f;
+      dxr[j] = 0.f;
+    }
+    for (int k = 0; k < s.out; ++k) dyr[k] = active ? dy[row * s.out + k] : 0.f;
+    device::mlp_row_backward<H>(p, s, alpha, xr, dyr, dxr, grad_acc);
+    if (active && dx != nullptr)
+      for (int j = 0; j < s.in; ++j) dx[row * s.in + j] += dxr[j];
+  }
+  __syncthreads();
+  if (dparams != nullptr) device::block_flush(dparams, grad_acc, s.size());
+}
+
+template <class Kernel>
+void allow_shared_memory(Kernel kernel, std::size_t bytes) {
+  LATF_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+}
+
+// Fewer, fuller blocks for backward: each block flushes its weight-gradient partials once.
+unsigned backward_grid(std::int64_t n) { return std::min<unsigned>(cuda::grid_for(n), 132 * 4); }
+
+template <int H>
+void forward_h(const Tensor& x, const Tensor& params, const MlpShape& s, float alpha, Tensor& y) {
+  const std::int64_t n = x.dim(0);
+  const std::size_t bytes = s.size() * sizeof(float);
+  allow_shared_memory(mlp_forward_kernel<H>, bytes);
+  mlp_forward_kernel<H><<<cuda::grid_for(n), cuda::kBlock, bytes, cuda::current_stream(x.device().index)>>>(
+      x.data<float>(), params.data<float>(), s, alpha, y.data<float>(), n);
+  LATF_CUDA_CHECK_LAUNCH();
+}
+
+template <int H>
+void backward_h(const Tensor& x, const Tensor& params, const MlpShape& s, float alpha, const Tensor& dy, Tensor& dx,
+                Tensor& dparams) {
+  const std::int64_t n = x.dim(0);
+  const std::size_t bytes = 2 * s.size() * sizeof(float);
+  allow_shared_memory(mlp_backward_kernel<H>, bytes);
+  mlp_backward_kernel<H><<<backward_grid(n), cuda::kBlock, bytes, cuda::current_stream(x.device().index)>>>(
+      x.data<float>(), params.data<float>(), s, alpha, dy.data<float>(), dx.defined() ? dx.data<float>() : nullptr,
+      dparams.defined() ? dparams.data<float>() : nullptr, n);
+  LATF_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void mlp_forward_cuda(const Tensor& x, const Tensor& params, const MlpShape& shape, float alpha, Tensor& y) {
+  if (x.dim(0) == 0) return;
+  switch (shape.hidden) {
+    case 16: return forward_h<16>(x, params, shape, alpha, y);
+    case 32: return forward_h<32>(x, params, shape, alpha, y);
+    default: return forward_h<64>(x, params, shape, alpha, y);
+  }
+}
+
+void mlp_backward_cuda(const Tensor& x, const Tensor& params, const MlpShape& shape, float alpha, const Tensor& dy,
+                       Tensor& dx, Tensor& dparams) {
+  if (x.dim(0) == 0) return;
+  switch (shape.hidden) {
+    case 16: return backward_h<16>(x, params, shape, alpha, dy, dx, dparams);
+    case 32: return backward_h<32>(x, params, shape, alpha, dy, dx, dparams);
+    default: return backward_h<64>(x, params, shape, alpha, dy, dx, dparams);
+  }
+}
+
+}  // namespace latf::kernels

@@ -1,0 +1,68 @@
+#pragma once
+// CPU building blocks of the conditioner MLP, shared by the mlp and coupling kernels. Batched
+// Eigen GEMMs over all rows; activations live in pooled scratch tensors.
+#include "kernels/activation_math.hpp"
+#include "kernels/eigen_maps.hpp"
+#include "kernels/mlp.hpp"
+
+namespace latf::kernels::cpu {
+
+// Hidden activations of both layers for N rows, from the pool.
+struct MlpActivations {
+  Tensor hidden1, hidden2;  // [N, h]
+  MlpActivations(std::int64_t rows, int hidden, DType dtype)
+      : hidden1(Tensor::empty({rows, hidden}, Device::cpu(), dtype)),
+        hidden2(Tensor::empty({rows, hidden}, Device::cpu(), dtype)) {}
+};
+
+template <class T>
+void mlp_forward(const MatrixMap<T>& X, const T* params, const MlpShape& s, T alpha, MlpActivations& act,
+                 MatrixMap<T> Y) {
+  const Eigen::Index n = X.rows();
+  ConstMatrixMap<T> W1(params + s.weight1(), s.hidden, s.in), W2(params + s.weight2(), s.hidden, s.hidden),
+      W3(params + s.weight3(), s.out, s.hidden);
+  ConstVectorMap<T> b1(params + s.bias1(), s.hidden), b2(params + s.bias2(), s.hidden), b3(params + s.bias3(), s.out);
+  auto leaky = [alpha](T v) { return activate(v, Activation::LeakyReLU, alpha); };
+  auto H1 = matrix<T>(act.hidden1, n, s.hidden);
+  auto H2 = matrix<T>(act.hidden2, n, s.hidden);
+  H1.noalias() = X * W1.transpose();
+  H1.rowwise() += b1.transpose();
+  H1 = H1.unaryExpr(leaky);
+  H2.noalias() = H1 * W2.transpose();
+  H2.rowwise() += b2.transpose();
+  H2 = H2.unaryExpr(leaky);
+  Y.noalias() = H2 * W3.transpose();
+  Y.rowwise() += b3.transpose();
+}
+
+// Backward through an MLP whose activations `act` were computed by mlp_forward on X.
+// Accumulates into dX (may be null) and dparams (may be null).
+template <class T>
+void mlp_backward(const MatrixMap<T>& X, const T* params, const MlpShape& s, T alpha, const MlpActivations& act,
+                  const MatrixMap<T>& dY, T* dX, T* dparams) {
+  const Eigen::Index n = X.rows();
+  ConstMatrixMap<T> W1(params + s.weight1(), s.hidden, s.in), W2(params + s.weight2(), s.hidden, s.hidden),
+      W3(params + s.weight3(), s.out, s.hidden);
+  auto H1 = matrix<T>(act.hidden1, n, s.hidden);
+  auto H2 = matrix<T>(act.hidden2, n, s.hidden);
+  Tensor scratch2 = Tensor::empty({n, s.hidden}, Device::cpu(), act.hidden1.dtype());
+  Tensor scratch1 = Tensor::empty({n, s.hidden}, Device::cpu(), act.hidden1.dtype());
+  auto dpre2 = matrix<T>(scratch2, n, s.hidden);
+  auto dpre1 = matrix<T>(scratch1, n, s.hidden);
+  auto slope = [alpha](T g, T v) { return g * activation_slope(v, Activation::LeakyReLU, alpha); };
+  dpre2.noalias() = dY * W3;
+  dpre2 = dpre2.binaryExpr(H2, slope);
+  dpre1.noalias() = dpre2 * W2;
+  dpre1 = dpre1.binaryExpr(H1, slope);
+  if (dX != nullptr) MatrixMap<T>(dX, n, s.in).noalias() += dpre1 * W1;
+  if (dparams != nullptr) {
+    MatrixMap<T>(dparams + s.weight3(), s.out, s.hidden).noalias() += dY.transpose() * H2;
+    VectorMap<T>(dparams + s.bias3(), s.out) += dY.colwise().sum().transpose();
+    MatrixMap<T>(dparams + s.weight2(), s.hidden, s.hidden).noalias() += dpre2.transpose() * H1;
+    VectorMap<T>(dparams + s.bias2(), s.hidden) += dpre2.colwise().sum().transpose();
+    MatrixMap<T>(dparams + s.weight1(), s.hidden, s.in).noalias() += dpre1.transpose() * X;
+    VectorMap<T>(dparams + s.bias1(), s.hidden) += dpre1.colwise().sum().transpose();
+  }
+}
+
+}  // namespace latf::kernels::cpu

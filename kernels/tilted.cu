@@ -1,0 +1,70 @@
+#include "engine/cuda_check.cuh"
+#include "engine/launch.cuh"
+#include "kernels/tilted.hpp"
+#include "kernels/tilted_math.hpp"
+
+namespace latf::kernels {
+
+namespace {
+
+// One thread per row (d is small: the latent dimension), grid-stride over rows.
+__global__ void tilted_forward_kernel(const float* z, const float* b, const float* c, float tau, float* out,
+                                      std::int64_t n, int d) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    out[i] = tilted::log_density(z + i * d, d, tau, b[i], c ? c[i] : 0.f);
+}
+
+__global__ void tilted_backward_kernel(const float* z, const float* b, float tau, const float* dout, float* dz,
+                                       std::int64_t n, int d) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    tilted::log_density_backward(z + i * d, d, tau, b[i], dout[i], dz + i * d);
+}
+
+// failed[0] counts rows whose sampler gave up; it is a float because device tensors are float32.
+__global__ void tilted_sample_kernel(float* z, std::int64_t n, int d, double tau, double reduced_temperature,
+                                     std::uint64_t seed, std::uint64_t stream, float* failed) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    if (!tilted::sample_row(z + i * d, d, tau, reduced_temperature, seed, stream, static_cast<std::uint64_t>(i)))
+      atomicAdd(failed, 1.f);
+}
+
+}  // namespace
+
+void tilted_log_density_forward_cuda(const Tensor& z, const Tensor& inverse_temperature, const Tensor& log_normalizer,
+                                     float tau, Tensor& out) {
+  const std::int64_t n = z.dim(0);
+  if (n == 0) return;
+  const int d = static_cast<int>(z.dim(1));
+  tilted_forward_kernel<<<cuda::grid_for(n), cuda::kBlock, 0, cuda::current_stream(z.device().index)>>>(
+      z.data<float>(), inverse_temperature.data<float>(), data_or_null<float>(log_normalizer), tau, out.data<float>(),
+      n, d);
+  LATF_CUDA_CHECK_LAUNCH();
+}
+
+void tilted_log_density_backward_cuda(const Tensor& z, const Tensor& inverse_temperature, float tau,
+                                      const Tensor& dout, Tensor& dz) {
+  const std::int64_t n = z.dim(0);
+  if (n == 0) return;
+  const int d = static_cast<int>(z.dim(1));
+  tilted_backward_kernel<<<cuda::grid_for(n), cuda::kBlock, 0, cuda::current_stream(z.device().index)>>>(
+      z.data<float>(), inverse_temperature.data<float>(), tau, dout.data<float>(), dz.data<float>(), n, d);
+  LATF_CUDA_CHECK_LAUNCH();
+}
+
+std::int64_t tilted_sample_cuda(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed,
+                                std::uint64_t stream) {
+  const std::int64_t n = z.dim(0);
+  if (n == 0) return 0;
+  const int d = static_cast<int>(z.dim(1));
+  Tensor failed = Tensor::zeros({1}, z.device());
+  tilted_sample_kernel<<<cuda::grid_for(n), cuda::kBlock, 0, cuda::current_stream(z.device().index)>>>(
+      z.data<float>(), n, d, tau, reduced_temperature, seed, stream, failed.data<float>());
+  LATF_CUDA_CHECK_LAUNCH();
+  // The copy back is ordered after the kernel on the device's stream.
+  return static_cast<std::int64_t>(failed.item());
+}
+
+}  // namespace latf::kernels
