@@ -182,9 +182,10 @@ int run(const Options& o) {
   const double budget = o.quick ? 0.05 : 0.2;
   std::vector<Result> results;
   std::vector<std::string> skipped;
+  const std::vector<Device> devices = devices_of(o.device);
   std::printf("%-16s %-5s %8s %-16s %12s %12s %8s %8s\n", "op", "dev", "batch", "pass", "ms/call", "rows/s",
               "GFLOP/s", "GB/s");
-  for (const Device& device : devices_of(o.device)) {
+  for (const Device& device : devices) {
     for (const OpCase& op : op_cases()) {
       if (!o.ops.empty() && std::find(o.ops.begin(), o.ops.end(), op.name) == o.ops.end()) continue;
       for (const std::int64_t batch : o.sizes) {

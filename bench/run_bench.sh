@@ -28,7 +28,7 @@ while (($#)); do
       bench_args+=("$1" "$2"); twin_args+=("$1" "$2"); shift ;;
     --compile) twin_args+=(--compile) ;;
     --no-check) check=0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     -*) echo "run_bench.sh: unknown option $1" >&2; exit 1 ;;
     *) build_dir="$1" ;;
   esac
@@ -39,13 +39,16 @@ done
 # machine, while pyenv's python3 comes first on PATH there; the GPU machine has it in python3.
 if [[ -z "${PYTHON:-}" ]]; then
   for candidate in /usr/bin/python3 python3; do
-    if command -v "$candidate" >/dev/null && "$candidate" -c "import torch" 2>/dev/null; then
+    if command -v "$candidate" >/dev/null && "$candidate" -c "import torch, numpy" 2>/dev/null; then
       PYTHON="$candidate"
       break
     fi
   done
 fi
-[[ -n "${PYTHON:-}" ]] || { echo "run_bench.sh: no python with torch found; set PYTHON" >&2; exit 1; }
+if [[ -z "${PYTHON:-}" ]] || ! "$PYTHON" -c "import torch, numpy" 2>/dev/null; then
+  echo "run_bench.sh: no python with torch and numpy found (PYTHON=${PYTHON:-unset}); set PYTHON" >&2
+  exit 1
+fi
 
 # Configure when there is no cache yet or the benchmarks are off in it; always (re)build.
 if ! grep -qs '^LATF_BUILD_BENCH:BOOL=ON' "$build_dir/CMakeCache.txt"; then

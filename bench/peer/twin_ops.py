@@ -122,9 +122,10 @@ def make_mlp(device, n):
 
 def make_coupling(device, n):
     g = _gen()
-    layer = CouplingLayer(torch.tensor([1.0, 0.0])).to(device)
-    with torch.no_grad():
+    layer = CouplingLayer(torch.tensor([1.0, 0.0]))
+    with torch.no_grad():  # a ≠ 0 (its init) so the scale path runs; drawn on the CPU generator
         layer.a.normal_(0.0, 0.5, generator=g)
+    layer = layer.to(device)
     x = _randn((n, DIM), device, g, grad=True)
     dy, dlog_det = _randn((n, DIM), device, g), _randn(n, device, g)
     f = lambda: layer.normalize(x)
