@@ -25,7 +25,7 @@ Var log_softmax(Tape& tape, Var logits) {
   Tensor out = Tensor::empty(x.shape(), x.device(), x.dtype());
   kernels::log_softmax_forward(x, out);
   const bool record = tape.should_record({logits});
-  Var result = tape.output(out, record);
+  Var result = tape.output(out, record, "output of log_softmax");
   if (record) {
     Node node;
     node.name = "log_softmax";
@@ -46,7 +46,7 @@ Var weighted_cross_entropy(Tape& tape, Var logits, Var targets, Var weights) {
   Tensor loss = Tensor::empty({1}, x.device(), x.dtype());
   kernels::weighted_cross_entropy_forward(x, tape.value(targets), w, loss);
   const bool record = tape.should_record({logits});
-  Var result = tape.output(loss, record);
+  Var result = tape.output(loss, record, "output of weighted_cross_entropy");
   if (record) {
     Node node;
     node.name = "weighted_cross_entropy";

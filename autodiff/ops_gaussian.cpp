@@ -43,7 +43,7 @@ Var reparameterize(Tape& tape, Var mean, Var log_variance, Var noise) {
   Tensor u = Tensor::empty(mv.shape(), mv.device(), mv.dtype());
   kernels::reparameterize_forward(mv, tape.value(log_variance), tape.value(noise), u);
   const bool record = tape.should_record({mean, log_variance});
-  Var out = tape.output(u, record);
+  Var out = tape.output(u, record, "output of reparameterize");
   if (record) {
     Node node;
     node.name = "reparameterize";
@@ -60,7 +60,7 @@ Var gaussian_log_density(Tape& tape, Var u, Var mean, Var log_variance) {
   Tensor density = Tensor::empty({rows_of(uv)}, uv.device(), uv.dtype());
   kernels::gaussian_log_density_forward(uv, tape.value(mean), tape.value(log_variance), density);
   const bool record = tape.should_record({u, mean, log_variance});
-  Var out = tape.output(density, record);
+  Var out = tape.output(density, record, "output of gaussian_log_density");
   if (record) {
     Node node;
     node.name = "gaussian_log_density";
@@ -78,7 +78,7 @@ Var vamp_log_density(Tape& tape, Var u, Var means, Var log_variance, Var mixture
   kernels::vamp_log_density_forward(uv, tape.value(means), tape.value(log_variance), tape.value(mixture_logits),
                                     density);
   const bool record = tape.should_record({u, means, log_variance, mixture_logits});
-  Var out = tape.output(density, record);
+  Var out = tape.output(density, record, "output of vamp_log_density");
   if (record) {
     Node node;
     node.name = "vamp_log_density";

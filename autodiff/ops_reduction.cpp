@@ -23,7 +23,7 @@ Var weighted_sum(Tape& tape, Var x, Var weights, double scale) {
   Tensor out = Tensor::empty({1}, xv.device(), xv.dtype());
   kernels::weighted_sum_forward(xv, w, scale, out);
   const bool record = tape.should_record({x, weights});
-  Var result = tape.output(out, record);
+  Var result = tape.output(out, record, "output of weighted_sum");
   if (record) {
     Node node;
     node.name = "weighted_sum";

@@ -21,7 +21,7 @@ Var tilted_log_density(Tape& tape, Var z, Var inverse_temperature, Var log_norma
   kernels::tilted_log_density_forward(zv, bv, cv, tau, out_value);
   // Temperatures and normalisers are data here: only z is differentiated.
   const bool record = tape.should_record({z});
-  Var out = tape.output(out_value, record);
+  Var out = tape.output(out_value, record, "output of tilted_log_density");
   if (record) {
     Node node;
     node.name = "tilted_log_density";

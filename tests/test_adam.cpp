@@ -47,6 +47,7 @@ struct AdamCase {
   AdamConfig config;
   double tolerance;
 };
+void PrintTo(const AdamCase& c, std::ostream* os) { *os << c.name; }
 
 class AdamStepTest : public ::testing::TestWithParam<AdamCase> {};
 

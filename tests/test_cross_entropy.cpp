@@ -77,6 +77,7 @@ void expect_invalid(Fn&& fn, const std::string& operand) {
 struct Dims {
   std::int64_t n, k;
 };
+void PrintTo(const Dims& d, std::ostream* os) { *os << "N=" << d.n << " K=" << d.k; }
 
 class LogSoftmaxTest : public ::testing::TestWithParam<Dims> {};
 
@@ -175,6 +176,9 @@ struct CeCase {
   std::int64_t n, k;
   bool one_hot, weighted;
 };
+void PrintTo(const CeCase& c, std::ostream* os) {
+  *os << "N=" << c.n << " K=" << c.k << (c.one_hot ? " one-hot" : " soft") << (c.weighted ? " weighted" : "");
+}
 
 std::string ce_name(const ::testing::TestParamInfo<CeCase>& info) {
   const CeCase& c = info.param;

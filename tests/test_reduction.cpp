@@ -34,6 +34,7 @@ struct SumCase {
   bool weighted;
   double scale;
 };
+void PrintTo(const SumCase& c, std::ostream* os) { *os << c.name << " scale=" << c.scale; }
 
 class WeightedSumTest : public ::testing::TestWithParam<SumCase> {};
 

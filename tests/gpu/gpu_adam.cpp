@@ -9,6 +9,7 @@ struct Case {
   const char* name;
   float weight_decay;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class GpuAdam : public ::testing::TestWithParam<Case> {};
 

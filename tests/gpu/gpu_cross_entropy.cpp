@@ -12,6 +12,9 @@ struct Case {
   std::int64_t n, k;
   bool one_hot, weighted;
 };
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << "N=" << c.n << " K=" << c.k << (c.one_hot ? " one-hot" : " soft") << (c.weighted ? " weighted" : "");
+}
 
 Tensor make_targets(const Case& c) {
   if (!c.one_hot) return testing::random_tensor({c.n, c.k}, 2, 0.0, 1.0);

@@ -13,6 +13,9 @@ struct Case {
   bool weighted;
   double scale;
 };
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << "N=" << c.n << (c.weighted ? " weighted" : "") << " scale=" << c.scale;
+}
 
 class GpuWeightedSum : public ::testing::TestWithParam<Case> {};
 
