@@ -7,6 +7,7 @@
 // quadrature reference. Double precision throughout: the integrator's state is double on
 // both backends, so that long trajectories stay close across backends.
 #include <cmath>
+#include <cstdint>
 
 #include "engine/hd.hpp"
 
@@ -73,5 +74,29 @@ LATF_HD void three_hole_hessian(double x, double y, double* hxx, double* hxy, do
   *hxy = sxy;
   *hyy = syy;
 }
+
+// Basin ids, in the order used everywhere (populations, start positions, labels).
+inline constexpr int kLeftBasin = 0, kRightBasin = 1, kTopBasin = 2, kThreeHoleBasins = 3;
+
+// The three minima to three digits (left, right, top): start positions of the Langevin replicas
+// and starting guesses of the Newton refinement in three_hole_reference.
+LATF_HD void three_hole_minimum_guess(int basin, double* x, double* y) {
+  *x = basin == kLeftBasin ? -1.048 : basin == kRightBasin ? 1.048 : 0.0;
+  *y = basin == kTopBasin ? 1.537 : -0.042;
+}
+
+// The system as the Langevin integrator sees it (langevin_math.hpp): replica r starts in
+// minimum r mod 3, so any number of replicas covers the wells evenly.
+struct ThreeHoleSystem {
+  static constexpr int kDim = 2;
+  static LATF_HD void force(const double* q, double* f) {
+    three_hole_gradient(q[0], q[1], &f[0], &f[1]);
+    f[0] = -f[0];
+    f[1] = -f[1];
+  }
+  static LATF_HD void start_position(std::int64_t replica, double* q) {
+    three_hole_minimum_guess(static_cast<int>(replica % kThreeHoleBasins), &q[0], &q[1]);
+  }
+};
 
 }  // namespace latf::systems

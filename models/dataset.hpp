@@ -1,0 +1,90 @@
+#pragma once
+// Trajectories → the training set of LaTF (METHOD.md §2): descriptors normalised by their mean
+// and standard deviation over all frames, time-lagged pairs (x_t, label_{t+Δt}) formed inside
+// each trajectory only, per-frame data weights w and temperature weights b = T_ref / T_k, and a
+// seeded train/validation split of the pairs. Frame labels (the current state assignment) live
+// here too and change at every label refinement.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.hpp"
+
+namespace latf::models {
+
+struct Trajectory {
+  Tensor frames;                      // [N, D] float32 on the CPU
+  double temperature = 0;             // T_k (> 0)
+  std::vector<float> weights;         // per frame, ≥ 0; empty = all 1
+  std::vector<std::int64_t> labels;   // per frame, ≥ 0; empty = k-means labels
+  std::string name;                   // names the trajectory in error messages
+};
+
+struct Normalization {
+  std::vector<float> mean, scale;  // per descriptor; scale = std (1 where a descriptor is constant)
+  // (x − mean) / scale, row by row, on a CPU [N, D] tensor; returns a new tensor.
+  Tensor apply(const Tensor& frames) const;
+};
+
+struct DatasetOptions {
+  int lag = 30;
+  double reference_temperature = 0;  // 0 = the lowest temperature
+  double validation_fraction = 0.2;
+  std::uint64_t seed = 0;
+  int initial_states = 100;          // K0 for k-means when some trajectory has no labels
+};
+
+// The tensors of one batch (on the CPU), gathered by Dataset::gather.
+struct Batch {
+  Tensor inputs;               // [B, D] normalised x_t
+  Tensor targets;              // [B, K] one-hot label of x_{t+Δt}
+  Tensor weights;              // [B] data weight of frame t
+  Tensor inverse_temperature;  // [B] b = T_ref / T_k
+};
+
+class Dataset {
+ public:
+  // Validates everything before any work; throws InvalidArgument naming the trajectory and field.
+  static Dataset build(std::vector<Trajectory> trajectories, const DatasetOptions& options);
+
+  int descriptors() const { return descriptors_; }
+  std::int64_t frames() const { return inputs_.dim(0); }
+  int states() const { return states_; }
+  double reference_temperature() const { return reference_temperature_; }
+  const Normalization& normalization() const { return normalization_; }
+  const Tensor& inputs() const { return inputs_; }  // [F, D], all trajectories concatenated
+  const std::vector<std::int64_t>& frame_labels() const { return frame_labels_; }
+  const std::vector<float>& frame_weights() const { return frame_weights_; }
+  const std::vector<float>& frame_inverse_temperature() const { return frame_inverse_temperature_; }
+  // Pair p joins frame present(p) to frame future(p) = present(p) + lag of the same trajectory.
+  std::int64_t present(std::int64_t pair) const { return present_[pair]; }
+  std::int64_t future(std::int64_t pair) const { return present_[pair] + lag_; }
+  const std::vector<std::int64_t>& train_pairs() const { return train_pairs_; }
+  const std::vector<std::int64_t>& validation_pairs() const { return validation_pairs_; }
+  // Trajectory boundaries: frames [offset(k), offset(k+1)) belong to trajectory k.
+  const std::vector<std::int64_t>& trajectory_offsets() const { return offsets_; }
+  const std::vector<double>& temperatures() const { return temperatures_; }
+  int lag() const { return lag_; }
+
+  // Fills `batch` (resized on shape change only) with the given pairs.
+  void gather(std::span<const std::int64_t> pairs, Batch& batch) const;
+  // Replaces the frame labels (each in [0, states)).
+  void relabel(std::vector<std::int64_t> frame_labels, int states);
+  // Weighted population of each state over the present frames of the training pairs.
+  std::vector<double> train_populations() const;
+
+ private:
+  int descriptors_ = 0, states_ = 0, lag_ = 0;
+  double reference_temperature_ = 0;
+  Normalization normalization_;
+  Tensor inputs_;
+  std::vector<std::int64_t> frame_labels_, present_, train_pairs_, validation_pairs_, offsets_;
+  std::vector<float> frame_weights_, frame_inverse_temperature_;
+  std::vector<double> temperatures_;
+};
+
+// A seeded random permutation of 0..n−1 (Fisher–Yates on Philox draws).
+std::vector<std::int64_t> seeded_permutation(std::int64_t n, std::uint64_t seed, std::uint64_t stream);
+
+}  // namespace latf::models

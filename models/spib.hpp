@@ -1,0 +1,49 @@
+#pragma once
+// The SPIB part of LaTF (METHOD.md §3): encoder mean μ(x) (linear or nonlinear), one learned
+// scalar log σ², decoder q(k | u) over the current K states, and the VampPrior (one learned
+// pseudo-input per state, learned mixture logits). All parameters live in one ParameterSet.
+#include <vector>
+
+#include "autodiff/optimizer.hpp"
+#include "models/config.hpp"
+#include "models/layers.hpp"
+
+namespace latf::models {
+
+struct SpibShape {
+  int inputs = 0;  // D
+  int states = 0;  // K
+  SpibConfig config;
+};
+
+class SpibModel {
+ public:
+  SpibModel(const SpibShape& shape, const Device& device, std::uint64_t seed);
+
+  const SpibShape& shape() const { return shape_; }
+  int states() const { return shape_.states; }
+  autodiff::ParameterSet& parameters() { return params_; }
+  const autodiff::ParameterSet& parameters() const { return params_; }
+
+  autodiff::Var encode_mean(autodiff::Tape& tape, autodiff::Var x) const;       // [B, d]
+  autodiff::Var log_variance(autodiff::Tape& tape) const;                       // [1]
+  autodiff::Var decode_logits(autodiff::Tape& tape, autodiff::Var u) const;     // [B, K] (before log-softmax)
+  autodiff::Var pseudo_inputs(autodiff::Tape& tape) const;                      // [K, D]
+  autodiff::Var mixture_logits(autodiff::Tape& tape) const;                     // [K]
+
+  // A model over the states in `keep` (old indices, in order): every parameter is copied, the
+  // decoder's output rows and the pseudo-inputs of the kept states survive, mixture logits are
+  // reset to uniform (METHOD §3 refinement steps 2–3).
+  SpibModel with_states(const std::vector<int>& keep) const;
+  // Sets pseudo-input k to the given (normalised) frame.
+  void set_pseudo_input(int state, const float* frame);
+
+ private:
+  SpibModel(const SpibShape& shape, const Device& device);  // declared and allocated, not initialised
+  SpibShape shape_;
+  autodiff::ParameterSet params_;
+  std::vector<LinearIndices> encoder_, decoder_;
+  int log_variance_ = -1, pseudo_inputs_ = -1, mixture_logits_ = -1;
+};
+
+}  // namespace latf::models

@@ -1,0 +1,250 @@
+// The LaTF models layer: dataset construction and validation, SPIB and RealNVP building blocks,
+// and a short end-to-end run on the three-hole potential.
+#include <algorithm>
+#include <functional>
+#include <map>
+
+#include "models/dataset.hpp"
+#include "models/prior.hpp"
+#include "models/realnvp.hpp"
+#include "models/spib.hpp"
+#include "models/trainer.hpp"
+#include "systems/langevin.hpp"
+#include "systems/three_hole_reference.hpp"
+#include "tests/support.hpp"
+
+namespace latf {
+namespace {
+
+using models::Dataset;
+using models::DatasetOptions;
+using models::Trajectory;
+
+Trajectory ramp(std::int64_t frames, double temperature, const std::string& name) {
+  std::vector<float> values;
+  for (std::int64_t i = 0; i < frames; ++i) {
+    values.push_back(static_cast<float>(i));
+    values.push_back(static_cast<float>(i % 2));
+  }
+  Trajectory t;
+  t.frames = Tensor::from_vector(values, {frames, 2});
+  t.temperature = temperature;
+  t.name = name;
+  t.labels.assign(frames, 0);
+  for (std::int64_t i = 0; i < frames; ++i) t.labels[i] = i < frames / 2 ? 3 : 7;
+  return t;
+}
+
+void expect_error(const std::function<void()>& call, const std::string& needle) {
+  try {
+    call();
+    ADD_FAILURE() << "expected an error mentioning '" << needle << "'";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(Dataset, PairsStayInsideTrajectories) {
+  DatasetOptions options;
+  options.lag = 3;
+  options.validation_fraction = 0.25;
+  Dataset ds = Dataset::build({ramp(10, 1.0, "a"), ramp(6, 2.0, "b")}, options);
+  EXPECT_EQ(ds.frames(), 16);
+  EXPECT_EQ(ds.train_pairs().size() + ds.validation_pairs().size(), 7u + 3u);
+  EXPECT_EQ(ds.validation_pairs().size(), 2u);  // ⌊0.25 · 10⌋
+  for (std::int64_t p = 0; p < 10; ++p) {
+    const auto& off = ds.trajectory_offsets();
+    const auto k = std::upper_bound(off.begin(), off.end(), ds.present(p)) - off.begin() - 1;
+    EXPECT_LT(ds.future(p), off[k + 1]) << "pair " << p << " crosses into the next trajectory";
+  }
+  EXPECT_EQ(ds.states(), 2);  // labels 3 and 7 renumbered to 0 and 1
+  EXPECT_DOUBLE_EQ(ds.reference_temperature(), 1.0);
+  EXPECT_FLOAT_EQ(ds.frame_inverse_temperature()[12], 0.5f);  // b = T_ref / T = 1 / 2
+  // Normalised descriptors have mean 0 and unit variance.
+  const auto x = ds.inputs().to_vector();
+  double mean = 0, var = 0;
+  for (std::int64_t i = 0; i < 16; ++i) mean += x[2 * i] / 16.0;
+  for (std::int64_t i = 0; i < 16; ++i) var += (x[2 * i] - mean) * (x[2 * i] - mean) / 16.0;
+  EXPECT_NEAR(mean, 0.0, 1e-6);
+  EXPECT_NEAR(var, 1.0, 1e-5);
+}
+
+TEST(Dataset, SplitIsSeeded) {
+  DatasetOptions options;
+  options.lag = 1;
+  const Dataset a = Dataset::build({ramp(50, 1.0, "a")}, options);
+  const Dataset b = Dataset::build({ramp(50, 1.0, "a")}, options);
+  options.seed = 9;
+  const Dataset c = Dataset::build({ramp(50, 1.0, "a")}, options);
+  EXPECT_EQ(a.train_pairs(), b.train_pairs());
+  EXPECT_NE(a.train_pairs(), c.train_pairs());
+}
+
+TEST(Dataset, GatherBuildsOneHotFutureTargets) {
+  DatasetOptions options;
+  options.lag = 2;
+  options.validation_fraction = 0;
+  Dataset ds = Dataset::build({ramp(8, 1.0, "a")}, options);
+  models::Batch batch;
+  const std::vector<std::int64_t> pairs = {1, 2};  // futures 3 (state 0) and 4 (state 1)
+  ds.gather(pairs, batch);
+  EXPECT_EQ(batch.targets.to_vector(), (std::vector<float>{1, 0, 0, 1}));
+  EXPECT_EQ(batch.weights.to_vector(), (std::vector<float>{1, 1}));
+}
+
+TEST(Dataset, RejectsBadInputBeforeTraining) {
+  DatasetOptions options;
+  options.lag = 5;
+  expect_error([&] { Dataset::build({ramp(5, 1.0, "short.npy")}, options); }, "short.npy: lag 5");
+  expect_error([&] { Dataset::build({ramp(10, 0.0, "cold")}, options); }, "cold: temperature");
+  expect_error([&] { Dataset::build({ramp(10, -1.0, "neg")}, options); }, "neg: temperature");
+  Trajectory t = ramp(10, 1.0, "w");
+  t.weights.assign(9, 1.f);
+  expect_error([&] { Dataset::build({t}, options); }, "w: 9 weights for 10 frames");
+  t.weights.assign(10, 1.f);
+  t.weights[4] = -1.f;
+  expect_error([&] { Dataset::build({t}, options); }, "w: weight -1 at frame 4");
+  Trajectory l = ramp(10, 1.0, "l");
+  l.labels.pop_back();
+  expect_error([&] { Dataset::build({l}, options); }, "l: 9 labels for 10 frames");
+  Trajectory one = ramp(10, 1.0, "one");
+  std::fill(one.labels.begin(), one.labels.end(), 4);
+  expect_error([&] { Dataset::build({one}, options); }, "only one state");
+  Trajectory empty;
+  empty.frames = Tensor::empty({0, 2});
+  empty.temperature = 1;
+  empty.name = "empty.npy";
+  expect_error([&] { Dataset::build({empty}, options); }, "empty.npy: the trajectory is empty");
+  Trajectory nan = ramp(10, 1.0, "nan");
+  nan.frames.data<float>()[7] = NAN;
+  expect_error([&] { Dataset::build({nan}, options); }, "nan: non-finite descriptor");
+  Trajectory wide = ramp(10, 1.0, "c");
+  wide.frames = Tensor::zeros({10, 3});
+  expect_error([&] { Dataset::build({ramp(10, 1.0, "a"), wide}, options); }, "c: 3 descriptors");
+}
+
+TEST(SpibModel, ShapesAndStateShrinking) {
+  models::SpibShape shape{5, 4, {}};
+  shape.config.encoder = models::EncoderKind::Nonlinear;
+  models::SpibModel model(shape, Device::cpu(), 3);
+  autodiff::Tape tape;
+  autodiff::Var x = tape.constant(testing::random_tensor({7, 5}, 1));
+  autodiff::Var mu = model.encode_mean(tape, x);
+  EXPECT_EQ(tape.value(mu).shape(), (Shape{7, 2}));
+  EXPECT_EQ(tape.value(model.decode_logits(tape, mu)).shape(), (Shape{7, 4}));
+  const auto before = model.parameters().value("decoder.2.weight").to_vector();
+  models::SpibModel smaller = model.with_states({1, 3});
+  EXPECT_EQ(smaller.states(), 2);
+  const auto after = smaller.parameters().value("decoder.2.weight").to_vector();
+  ASSERT_EQ(after.size(), 2u * 16u);
+  EXPECT_TRUE(std::equal(after.begin(), after.begin() + 16, before.begin() + 16));
+  EXPECT_TRUE(std::equal(after.begin() + 16, after.end(), before.begin() + 48));
+  EXPECT_EQ(smaller.parameters().value("encoder.0.weight").to_vector(), model.parameters().value("encoder.0.weight").to_vector());
+  EXPECT_THROW(model.with_states({2}), InvalidArgument);
+}
+
+TEST(RealNvp, StartsAsIdentityAndInvertsAfterTraining) {
+  models::FlowConfig config;
+  config.layers = 6;
+  models::RealNvp flow(2, config, Device::cpu(), 5);
+  autodiff::Tape tape;
+  Tensor u = testing::random_tensor({64, 2}, 2, -3, 3);
+  const auto z = flow.normalize(tape, tape.constant(u));
+  EXPECT_LT(testing::max_relative_error(tape.value(z.out), u), 1e-6);
+  // Perturb every parameter, then G(F(u)) = u and the log-dets cancel.
+  Tensor noise = testing::random_tensor({flow.parameters().size()}, 3, -0.3, 0.3);
+  flow.parameters().flat_values().copy_from(noise);
+  const auto zz = flow.normalize(tape, tape.constant(u));
+  const auto back = flow.generate(tape, zz.out);
+  EXPECT_LT(testing::max_relative_error(tape.value(back.out), u), 1e-5);
+  const auto a = tape.value(zz.log_det).to_vector(), b = tape.value(back.log_det).to_vector();
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i] + b[i], 0.f, 1e-5f);
+  EXPECT_EQ(models::default_mask(2, 0), (std::vector<float>{1, 0}));
+  EXPECT_EQ(models::default_mask(2, 1), (std::vector<float>{0, 1}));
+  EXPECT_EQ(models::default_mask(5, 1), (std::vector<float>{0, 0, 1, 1, 1}));
+}
+
+TEST(TiltedPrior, SamplesMatchRingRadius) {
+  models::TiltedPrior prior(2, 3.0);
+  const Tensor z = prior.sample(20000, 2.0, Device::cpu(), 1, 0);
+  double radius = 0;
+  const auto v = z.to_vector();
+  for (std::size_t i = 0; i < v.size(); i += 2) radius += std::hypot(v[i], v[i + 1]) / 20000.0;
+  EXPECT_NEAR(radius, 3.0 * 2.0, 0.5);  // the ring radius grows like τT'
+  EXPECT_THROW(prior.log_density(z, 0.0), InvalidArgument);
+}
+
+// Short end-to-end run: Langevin data from the three-hole potential at T = 1; SPIB must end
+// with the three wells as its states, and a short joint phase must train the flow.
+TEST(LatfEndToEnd, ThreeHoleWellsBecomeTheStates) {
+  systems::LangevinConfig sim;
+  sim.temperature = 1.0;
+  sim.frames = 2500;
+  sim.replicas = 12;
+  sim.steps_per_frame = 10;
+  sim.seed = 4;
+  const Tensor frames = systems::simulate_three_hole(sim);
+  std::vector<Trajectory> trajectories;
+  for (int r = 0; r < sim.replicas; ++r) {
+    Trajectory t;
+    t.frames = frames.view(static_cast<std::int64_t>(r) * sim.frames * 2, {sim.frames, 2}).clone();
+    t.temperature = 1.0;
+    t.name = "replica " + std::to_string(r);
+    trajectories.push_back(t);
+  }
+  models::LatfConfig config;
+  config.lag = 10;
+  config.spib.initial_states = 20;
+  config.spib_phase.refinements = 10;
+  config.spib_phase.patience = 3;
+  config.spib_phase.max_epochs = 12;
+  config.spib_phase.learning_rate = 3e-3;
+  config.joint_phase = {512, 1e-3, 0.99, 0.01, 2, 0, 6};
+  config.flow.layers = 4;
+  DatasetOptions options;
+  options.lag = config.lag;
+  options.initial_states = config.spib.initial_states;
+  Dataset ds = Dataset::build(trajectories, options);
+  models::Trainer trainer(config, ds, Device::cpu());
+  trainer.train();
+
+  std::string rounds;  // printed on failure: how the states evolved
+  for (const auto& r : trainer.history()) {
+    rounds += concat(models::phase_name(r.phase), " epoch ", r.epoch, " round ", r.round, " loss ", r.train.total,
+                     " val ", r.validation.total, " states ", r.states, " populations");
+    for (double p : r.populations) rounds += concat(" ", p);
+    rounds += "\n";
+  }
+  ASSERT_EQ(ds.states(), 3) << "SPIB should keep exactly the three metastable wells\n" << rounds;
+  // Frames near each well's minimum carry one label, and the three wells' labels differ. (Frames
+  // between wells are assigned by the lagged dynamics, not by steepest descent, so basin
+  // boundaries are not compared.)
+  const auto& minima = systems::three_hole_minima();
+  std::vector<std::map<std::int64_t, int>> counts(minima.size());
+  const auto raw = frames.to_vector();
+  for (std::int64_t f = 0; f < ds.frames(); ++f)
+    for (std::size_t m = 0; m < minima.size(); ++m)
+      if (std::hypot(raw[2 * f] - minima[m].x, raw[2 * f + 1] - minima[m].y) < 0.4) ++counts[m][ds.frame_labels()[f]];
+  std::vector<std::int64_t> majority;
+  for (std::size_t m = 0; m < minima.size(); ++m) {
+    int total = 0, best = 0;
+    std::int64_t label = -1;
+    for (auto& [l, c] : counts[m]) {
+      total += c;
+      if (c > best) best = c, label = l;
+    }
+    ASSERT_GT(total, 100) << "well " << m << " was barely visited";
+    EXPECT_GT(static_cast<double>(best) / total, 0.95) << "well " << m << "\n" << rounds;
+    majority.push_back(label);
+  }
+  std::sort(majority.begin(), majority.end());
+  EXPECT_EQ(std::unique(majority.begin(), majority.end()) - majority.begin(), 3) << rounds;
+  // The joint phase ran and its loss stayed finite.
+  const auto& h = trainer.history();
+  ASSERT_FALSE(h.empty());
+  EXPECT_EQ(h.back().phase, models::Phase::Joint);
+  EXPECT_TRUE(std::isfinite(h.back().train.total));
+}
+
+}  // namespace
+}  // namespace latf
