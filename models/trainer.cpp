@@ -13,26 +13,21 @@ namespace latf::models {
 using autodiff::Tape;
 using autodiff::Var;
 
-const char* phase_name(Phase phase) { return phase == Phase::Spib ? "spib" : "joint"; }
-
 namespace {
 constexpr std::int64_t kInferenceBatch = 65536;
 }  // namespace
 
 Trainer::Trainer(const LatfConfig& config, Dataset& dataset, const Device& device)
     : config_(config), dataset_(dataset), device_(device) {
-  validate(config);
-  require_usable(device);
-  spib_ = std::make_unique<SpibModel>(SpibShape{dataset.descriptors(), dataset.states(), config.spib}, device,
-                                      config.seed);
-  flow_ = std::make_unique<RealNvp>(config.spib.latent_dim, config.flow, device, config.seed + 1);
+  model_ = LatfModel::create(config, dataset.descriptors(), dataset.states(), dataset.normalization(),
+                             dataset.reference_temperature(), device);
 }
 
 void Trainer::reset_optimizers(Phase phase) {
-  spib_adam_ = std::make_unique<autodiff::Adam>(spib_->parameters());
+  spib_adam_ = std::make_unique<autodiff::Adam>(model_.spib->parameters());
   flow_adam_.reset();
-  if (phase == Phase::Joint && flow_->parameters().size() > 0)
-    flow_adam_ = std::make_unique<autodiff::Adam>(flow_->parameters());
+  if (phase == Phase::Joint && model_.flow->parameters().size() > 0)
+    flow_adam_ = std::make_unique<autodiff::Adam>(model_.flow->parameters());
 }
 
 LossParts Trainer::run_epoch(Phase phase, const std::vector<std::int64_t>& pairs, bool training, int epoch,
@@ -56,46 +51,37 @@ LossParts Trainer::run_epoch(Phase phase, const std::vector<std::int64_t>& pairs
     dataset_.gather(std::span<const std::int64_t>(order.data() + start, count), batch);
     tape.clear();
     if (training) {
-      spib_->parameters().zero_grad();
-      if (flow_adam_) flow_->parameters().zero_grad();
+      model_.spib->parameters().zero_grad();
+      if (flow_adam_) model_.flow->parameters().zero_grad();
     }
-    Var x = tape.constant(batch.inputs.to(device_));
-    Var targets = tape.constant(batch.targets.to(device_));
-    Var weights = tape.constant(batch.weights.to(device_));
     Tensor noise = Tensor::empty({count, d}, device_);
     fill_normal(noise, config_.seed, training ? noise_stream_++ : (1ull << 40) + static_cast<std::uint64_t>(step));
-    Var mean = spib_->encode_mean(tape, x);
-    Var log_variance = spib_->log_variance(tape);
-    Var u = autodiff::reparameterize(tape, mean, log_variance, tape.constant(noise));
-    Var reconstruction = autodiff::weighted_cross_entropy(tape, spib_->decode_logits(tape, u), targets, weights);
-    Var prior_term;
-    if (phase == Phase::Spib) {
-      Var pseudo_means = spib_->encode_mean(tape, spib_->pseudo_inputs(tape));
-      Var log_q = autodiff::gaussian_log_density(tape, u, mean, log_variance);
-      Var log_r = autodiff::vamp_log_density(tape, u, pseudo_means, log_variance, spib_->mixture_logits(tape));
-      prior_term = autodiff::weighted_mean(tape, autodiff::axpby(tape, 1.0, log_q, -1.0, log_r), weights);
-    } else {
-      const FlowOutputs f = flow_->normalize(tape, u);
-      Var log_r = autodiff::tilted_log_density(tape, f.out, tape.constant(batch.inverse_temperature.to(device_)),
-                                               Var{}, static_cast<float>(config_.flow.tau));
-      Var nll = f.log_det.valid() ? autodiff::axpby(tape, -1.0, log_r, -1.0, f.log_det)
-                                  : autodiff::axpby(tape, -1.0, log_r, 0.0, log_r);
-      prior_term = autodiff::weighted_mean(tape, nll, weights);
+    const auto diverged = [&](const std::string& what) {
+      if (on_divergence_) on_divergence_();  // e.g. write the last good checkpoint
+      throw BackendError(concat("training diverged in the ", phase_name(phase), " phase, epoch ", epoch, ", step ",
+                                step, training ? "" : " (validation)", ": ", what));
+    };
+    LossVars parts;
+    double loss_value = NAN;
+    try {
+      const BatchVars vars{tape.constant(batch.inputs.to(device_)), tape.constant(batch.targets.to(device_)),
+                           tape.constant(batch.weights.to(device_)),
+                           tape.constant(batch.inverse_temperature.to(device_)), tape.constant(noise)};
+      parts = latf_loss(tape, *model_.spib, *model_.flow, phase, vars, beta, config_.flow.tau);
+      loss_value = tape.value(parts.total).item();
+    } catch (const InvalidArgument& e) {  // check mode found a NaN/Inf inside the step
+      diverged(e.what());
     }
-    Var loss = autodiff::axpby(tape, 1.0, reconstruction, beta, prior_term);
-    const double loss_value = tape.value(loss).item();
-    if (!std::isfinite(loss_value))
-      throw BackendError(concat("training diverged: loss ", loss_value, " in the ", phase_name(phase), " phase, epoch ",
-                                epoch, ", step ", step, (training ? "" : " (validation)")));
+    if (!std::isfinite(loss_value)) diverged(concat("loss is ", loss_value));
     if (training) {
-      tape.backward(loss);
+      tape.backward(parts.total);
       spib_adam_->step(static_cast<float>(learning_rate));
       if (flow_adam_) flow_adam_->step(static_cast<float>(learning_rate));
     }
     const double share = static_cast<double>(count) / total;
     sum.total += share * loss_value;
-    sum.reconstruction += share * tape.value(reconstruction).item();
-    sum.prior += share * tape.value(prior_term).item();
+    sum.reconstruction += share * tape.value(parts.reconstruction).item();
+    sum.prior += share * tape.value(parts.prior).item();
   }
   return sum;
 }
@@ -110,14 +96,14 @@ Tensor Trainer::encode(const Tensor& inputs) const {
     tape.clear();
     Var x = tape.constant(inputs.view(start * inputs.dim(1), {count, inputs.dim(1)}).to(device_));
     out.view(start * config_.spib.latent_dim, {count, config_.spib.latent_dim})
-        .copy_from(tape.value(spib_->encode_mean(tape, x)).to(Device::cpu()));
+        .copy_from(tape.value(model_.spib->encode_mean(tape, x)).to(Device::cpu()));
   }
   return out;
 }
 
 std::vector<std::int64_t> Trainer::decode_states(const Tensor& latent) const {
   const std::int64_t n = latent.dim(0);
-  const int k = spib_->states();
+  const int k = model_.spib->states();
   std::vector<std::int64_t> labels(static_cast<std::size_t>(n));
   Tape tape;
   autodiff::NoGradGuard no_grad(tape);
@@ -125,7 +111,7 @@ std::vector<std::int64_t> Trainer::decode_states(const Tensor& latent) const {
     const std::int64_t count = std::min(kInferenceBatch, n - start);
     tape.clear();
     Var u = tape.constant(latent.view(start * latent.dim(1), {count, latent.dim(1)}).to(device_));
-    const std::vector<float> logits = tape.value(spib_->decode_logits(tape, u)).to_vector();
+    const std::vector<float> logits = tape.value(model_.spib->decode_logits(tape, u)).to_vector();
     for (std::int64_t i = 0; i < count; ++i) {
       const float* row = logits.data() + i * k;
       labels[start + i] = std::max_element(row, row + k) - row;
@@ -139,7 +125,7 @@ void Trainer::refine_labels() {
   // (t, t+Δt) becomes argmax_k q(k | μ(x_{t+Δt})).
   const Tensor means = encode(dataset_.inputs());
   std::vector<std::int64_t> labels = decode_states(means);
-  const int old_states = spib_->states();
+  const int old_states = model_.spib->states();
   const std::vector<float>& w = dataset_.frame_weights();
   std::vector<double> population(old_states, 0.0);
   for (std::size_t f = 0; f < labels.size(); ++f) population[labels[f]] += w[f];
@@ -153,7 +139,7 @@ void Trainer::refine_labels() {
   LATF_REQUIRE(keep.size() >= 2, "label refinement: only ", keep.size(),
                " state remains populated; the data show no second metastable state at this lag and β");
   for (std::int64_t& l : labels) l = renumber[l];
-  auto next = std::make_unique<SpibModel>(spib_->with_states(keep));
+  auto next = std::make_unique<SpibModel>(model_.spib->with_states(keep));
   // (3) pseudo-input of each state = the frame whose μ is nearest the state's weighted mean μ.
   const int d = config_.spib.latent_dim;
   const float* mu = means.data<float>();
@@ -179,7 +165,7 @@ void Trainer::refine_labels() {
   for (std::size_t k = 0; k < keep.size(); ++k)
     next->set_pseudo_input(static_cast<int>(k), x + nearest[k] * dataset_.descriptors());
   dataset_.relabel(std::move(labels), static_cast<int>(keep.size()));
-  spib_ = std::move(next);
+  model_.spib = std::move(next);
 }
 
 void Trainer::train_phase(Phase phase, const EpochCallback& on_epoch) {

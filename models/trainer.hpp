@@ -11,13 +11,12 @@
 #include "autodiff/optimizer.hpp"
 #include "models/config.hpp"
 #include "models/dataset.hpp"
+#include "models/latf_model.hpp"
+#include "models/loss.hpp"
 #include "models/realnvp.hpp"
 #include "models/spib.hpp"
 
 namespace latf::models {
-
-enum class Phase { Spib, Joint };
-const char* phase_name(Phase phase);
 
 struct LossParts {
   double total = 0, reconstruction = 0, prior = 0;  // prior: the KL (SPIB) or flow NLL (joint) term, before β
@@ -45,8 +44,13 @@ class Trainer {
   void train(const EpochCallback& on_epoch = {});
   void train_phase(Phase phase, const EpochCallback& on_epoch = {});
 
-  const SpibModel& spib() const { return *spib_; }
-  const RealNvp& flow() const { return *flow_; }
+  // Called just before a divergence error is thrown, so that the caller can make sure its last
+  // good checkpoint (written at the end of an earlier epoch) is on disk and flagged as such.
+  void set_divergence_hook(std::function<void()> hook) { on_divergence_ = std::move(hook); }
+
+  const LatfModel& model() const { return model_; }
+  const SpibModel& spib() const { return *model_.spib; }
+  const RealNvp& flow() const { return *model_.flow; }
   const std::vector<EpochRecord>& history() const { return history_; }
   const LatfConfig& config() const { return config_; }
 
@@ -64,10 +68,10 @@ class Trainer {
   LatfConfig config_;
   Dataset& dataset_;
   Device device_;
-  std::unique_ptr<SpibModel> spib_;
-  std::unique_ptr<RealNvp> flow_;
+  LatfModel model_;
   std::unique_ptr<autodiff::Adam> spib_adam_, flow_adam_;
   std::vector<EpochRecord> history_;
+  std::function<void()> on_divergence_;
   std::uint64_t noise_stream_ = 1u << 20;  // every batch draws fresh reparameterisation noise
 };
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "engine/error.hpp"
@@ -21,6 +22,7 @@ constexpr double kXMin = -4.0, kXMax = 4.0, kYMin = -3.5, kYMax = 4.25, kSpacing
 constexpr double kCaptureRadius = 0.25;
 constexpr double kDescentStep = 0.005;
 constexpr std::int64_t kMaxDescentSteps = 400000;
+constexpr double kFarthestPoint = 1e6;  // basin_of's domain: the walls' gradient stays finite
 constexpr std::uint64_t kExactSampleStream = std::uint64_t{0x3402} << 40;
 
 void require_temperature(double temperature, const char* caller) {
@@ -54,12 +56,15 @@ int nearest_minimum(double x, double y) {
 void descent_direction(double x, double y, double* dx, double* dy) {
   double gx, gy;
   three_hole_gradient(x, y, &gx, &gy);
-  const double norm = std::hypot(gx, gy);
-  if (norm < 1e-300) {
+  const double scale = std::abs(gx) + std::abs(gy);  // pre-scaling: no overflow far out
+  if (!(scale > 1e-300)) {
     *dx = 1.0, *dy = 0.0;
-  } else {
-    *dx = -gx / norm, *dy = -gy / norm;
+    return;
   }
+  gx /= scale;
+  gy /= scale;
+  const double inverse_norm = 1.0 / std::sqrt(gx * gx + gy * gy);
+  *dx = -gx * inverse_norm, *dy = -gy * inverse_norm;
 }
 
 void descent_step(double* x, double* y, double step) {
@@ -126,20 +131,18 @@ BasinGrid build_grid(double spacing) {
   const std::int64_t nx = info.nx, ny = info.ny, half = nx / 2;
   grid.energy.assign(static_cast<std::size_t>(nx * ny), 0.0);
   grid.basin.assign(static_cast<std::size_t>(nx * ny), std::int8_t{-1});
-  std::vector<std::int64_t> order;
+  std::vector<std::pair<double, std::int64_t>> order;  // (V, cell): sorted by V, ties by cell
   order.reserve(static_cast<std::size_t>(half * ny));
   for (std::int64_t iy = 0; iy < ny; ++iy)
     for (std::int64_t ix = half; ix < nx; ++ix) {
       const double v = three_hole_potential(grid.x(ix), grid.y(iy));
       grid.energy[grid.index(ix, iy)] = v;
       grid.energy[grid.index(nx - 1 - ix, iy)] = v;
-      order.push_back(grid.index(ix, iy));
+      order.emplace_back(v, grid.index(ix, iy));
     }
-  std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-    return grid.energy[a] < grid.energy[b] || (grid.energy[a] == grid.energy[b] && a < b);
-  });
-  grid.energy_min = grid.energy[order.front()];
-  for (const std::int64_t cell : order) {
+  std::sort(order.begin(), order.end());
+  grid.energy_min = order.front().first;
+  for (const auto& [energy, cell] : order) {
     const std::int64_t ix = cell % nx, iy = cell / nx;
     grid.basin[cell] = static_cast<std::int8_t>(grid_descent(grid, grid.x(ix), grid.y(iy), &info.unresolved_cells));
   }
@@ -207,11 +210,14 @@ const std::array<StationaryPoint, kThreeHoleBasins>& three_hole_minima() {
 }
 
 int basin_of(double x, double y) {
-  LATF_REQUIRE(std::isfinite(x) && std::isfinite(y), "basin_of: point: expected finite, got (", x, ", ", y, ")");
+  LATF_REQUIRE(std::abs(x) <= kFarthestPoint && std::abs(y) <= kFarthestPoint, "basin_of: point: expected |x|, |y| <= ",
+               kFarthestPoint, ", got (", x, ", ", y, ")");
   for (std::int64_t s = 0; s < kMaxDescentSteps; ++s) {
     const int captured = captured_by(x, y);
     if (captured >= 0) return captured;
-    descent_step(&x, &y, kDescentStep);
+    // Far out the walls make the flow nearly radial and smooth on the scale of the distance, so
+    // the step may grow with it (1/1000 of the distance beyond r = 5).
+    descent_step(&x, &y, std::max(kDescentStep, 1e-3 * std::sqrt(x * x + y * y)));
   }
   throw std::runtime_error(concat("basin_of: steepest descent reached no minimum, ended at (", x, ", ", y, ")"));
 }

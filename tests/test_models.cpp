@@ -246,5 +246,27 @@ TEST(LatfEndToEnd, ThreeHoleWellsBecomeTheStates) {
   EXPECT_TRUE(std::isfinite(h.back().train.total));
 }
 
+TEST(LatfTrainer, DivergenceNamesPhaseEpochAndStep) {
+  DatasetOptions options;
+  options.lag = 1;
+  Trajectory t = ramp(400, 1.0, "ramp");
+  Dataset ds = Dataset::build({t}, options);
+  models::LatfConfig config;
+  config.lag = 1;
+  config.spib_phase.learning_rate = 1e30;  // the first update blows every weight up
+  config.spib_phase.batch_size = 16;
+  bool hook_called = false;
+  models::Trainer trainer(config, ds, Device::cpu());
+  trainer.set_divergence_hook([&] { hook_called = true; });
+  try {
+    trainer.train();
+    FAIL() << "expected divergence";
+  } catch (const BackendError& e) {
+    EXPECT_NE(std::string(e.what()).find("training diverged in the spib phase, epoch 0, step"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(hook_called);
+}
+
 }  // namespace
 }  // namespace latf

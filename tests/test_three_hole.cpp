@@ -156,6 +156,13 @@ TEST(ThreeHoleBasins, MinimaAndClearPointsBelongToTheirBasins) {
   EXPECT_EQ(basin_of(0.2, 0.8), kTopBasin);     // above the central hump, descends to the top well
   EXPECT_EQ(basin_of(6.0, -5.0), kRightBasin);  // outside the quadrature box
   EXPECT_EQ(grid_basin_of(6.0, -5.0), kRightBasin);
+  // Far out only the walls act, and the flow q̇ = −0.8·q³ per axis has the closed form
+  // 1/q² − 1/q₀² = 1.6·t: a far point must share the basin of its path's entry at |x| = 5.
+  for (const auto& [x0, y0] : {std::pair{2e5, 1e5}, std::pair{-3e5, -1e4}, std::pair{7e3, -9e3}}) {
+    const double u0 = y0 - 1.0 / 3;
+    const double entry_u = std::copysign(1.0 / std::sqrt(1.0 / 25 - 1.0 / (x0 * x0) + 1.0 / (u0 * u0)), u0);
+    EXPECT_EQ(basin_of(x0, y0), basin_of(std::copysign(5.0, x0), entry_u + 1.0 / 3)) << "from (" << x0 << ", " << y0 << ")";
+  }
 }
 
 // Descent stops at the capture radius 0.25; plain gradient descent (no capture) from a circle
@@ -422,6 +429,7 @@ TEST(ThreeHoleReference, BadArgumentsNameTheOperand) {
   expect_invalid([] { exact_samples(-1, 10, 0); }, {"exact_samples", "temperature", "-1"});
   expect_invalid([] { exact_samples(1, 0, 0); }, {"exact_samples", "n", "got 0"});
   expect_invalid([] { basin_of(NAN, 0); }, {"basin_of", "nan"});
+  expect_invalid([] { basin_of(0, -2e6); }, {"basin_of", "-2e+06"});
   expect_invalid([] { grid_basin_of(0, INFINITY); }, {"grid_basin_of", "inf"});
   expect_invalid([] { free_energy_difference(1, 0, 3); }, {"to_basin", "got 3"});
   expect_invalid([] { boundary_mass(-1); }, {"boundary_mass", "temperature"});

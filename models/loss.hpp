@@ -1,0 +1,31 @@
+#pragma once
+// The two training objectives of LaTF on one batch, recorded on a tape:
+//   SPIB phase:  reconstruction + β · mean_i w_i [log q(u_i|x_i) − log r_vamp(u_i)]        (§3)
+//   joint phase: reconstruction + β · mean_i w_i [−log r(F(u_i)) − log|det ∂F/∂u|_i]     (§6)
+// with reconstruction = mean_i w_i Σ_k −y_ik log q(k | u_i) and u = μ(x) + σ ε. Per-frame
+// weights multiply both terms (not the reference's mean(w) on the log-det).
+#include "autodiff/tape.hpp"
+#include "models/realnvp.hpp"
+#include "models/spib.hpp"
+
+namespace latf::models {
+
+enum class Phase { Spib, Joint };
+const char* phase_name(Phase phase);
+
+struct BatchVars {
+  autodiff::Var inputs;               // [B, D] normalised x_t
+  autodiff::Var targets;              // [B, K] one-hot future labels
+  autodiff::Var weights;              // [B] data weights w
+  autodiff::Var inverse_temperature;  // [B] b = T_ref / T (joint phase)
+  autodiff::Var noise;                // [B, d] standard normal ε
+};
+
+struct LossVars {
+  autodiff::Var total, reconstruction, prior;  // prior: the term multiplied by β
+};
+
+LossVars latf_loss(autodiff::Tape& tape, const SpibModel& spib, const RealNvp& flow, Phase phase,
+                   const BatchVars& batch, double beta, double tau);
+
+}  // namespace latf::models
