@@ -87,4 +87,16 @@ void Adam::reset() {
   steps_ = 0;
 }
 
+void Adam::restore(std::int64_t steps, const Tensor& first_moment, const Tensor& second_moment) {
+  LATF_REQUIRE(steps >= 0, "Adam::restore: steps: expected ≥ 0, got ", steps);
+  require_shape(first_moment, first_moment_.shape(), "first_moment");
+  require_shape(second_moment, second_moment_.shape(), "second_moment");
+  LATF_REQUIRE(first_moment.dtype() == first_moment_.dtype() && second_moment.dtype() == second_moment_.dtype(),
+               "Adam::restore: moments: expected dtype ", dtype_name(first_moment_.dtype()), ", got ",
+               dtype_name(first_moment.dtype()), " and ", dtype_name(second_moment.dtype()));
+  first_moment_.copy_from(first_moment);
+  second_moment_.copy_from(second_moment);
+  steps_ = steps;
+}
+
 }  // namespace latf::autodiff

@@ -26,6 +26,8 @@ class ParameterSet {
   std::int64_t size() const { return size_; }                       // number of scalars in all
   const std::vector<std::string>& names() const { return names_; }
   const Shape& shape(int index) const;
+  // Where the parameter starts in the flat buffers (in elements).
+  std::int64_t offset(int index) const { return entry(index).offset; }
   // The index of a declared name; throws InvalidArgument naming an unknown one.
   int index(const std::string& name) const;
 
@@ -62,6 +64,9 @@ class Adam {
   void step(float learning_rate);
   // Fresh moments and step count 0, e.g. when training restarts after a label refinement.
   void reset();
+  // Resumes a saved run (a checkpoint): the step count and copies of both moments, which must
+  // have the parameter buffer's shape and dtype (any device).
+  void restore(std::int64_t steps, const Tensor& first_moment, const Tensor& second_moment);
   std::int64_t steps() const { return steps_; }
   const kernels::AdamConfig& config() const { return config_; }
   const Tensor& first_moment() const { return first_moment_; }

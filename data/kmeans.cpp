@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -14,8 +15,10 @@ namespace {
 
 // Philox stream reserved for k-means seeding; draw c of a run picks center c.
 constexpr std::uint64_t kSeedingStream = 0x6b6d65616e73ull;  // "kmeans"
-// Points per block of the assignment loop: the block's coordinates and running minima stay in L1
-// while every center streams past them, and the loops over the block vectorise.
+// Points handled together by the nearest-center search: four 8-wide vectors, enough independent
+// work to hide the latency of the compare-and-select chain across centers.
+constexpr int kLanes = 32;
+// Points per block of the seeding distance pass.
 constexpr std::int64_t kBlock = 256;
 
 void check_inputs(const Tensor& points, int clusters, int max_iterations, double tolerance,
@@ -32,11 +35,12 @@ void check_inputs(const Tensor& points, int clusters, int max_iterations, double
   LATF_REQUIRE(max_iterations >= 0, "kmeans max_iterations: expected ≥ 0, got ", max_iterations);
   LATF_REQUIRE(tolerance >= 0 && std::isfinite(tolerance), "kmeans tolerance: expected a finite value ≥ 0, got ",
                tolerance);
+  // Squared distances are taken in float: beyond 1e18 they would overflow.
   const float* x = points.data<float>();
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t d = 0; d < dims; ++d)
-      LATF_REQUIRE(std::isfinite(x[i * dims + d]), "kmeans points: row ", i, " column ", d, " is ", x[i * dims + d],
-                   " (every coordinate must be finite)");
+      LATF_REQUIRE(std::isfinite(x[i * dims + d]) && std::abs(x[i * dims + d]) <= 1e18f, "kmeans points: row ", i,
+                   " column ", d, " is ", x[i * dims + d], " (every coordinate must be finite, |x| ≤ 1e18)");
   if (weights == nullptr) return;
   LATF_REQUIRE(static_cast<std::int64_t>(weights->size()) == n, "kmeans weights: expected ", n, " values, got ",
                weights->size());
@@ -50,17 +54,22 @@ void check_inputs(const Tensor& points, int clusters, int max_iterations, double
                clusters, " clusters");
 }
 
-// The working copy of the data: centred (so that float distances keep their precision when the
-// data sits far from the origin) and transposed to one contiguous row per coordinate.
+// The data in two forms: the caller's points (exact arithmetic on centers, sums and inertia is
+// done in double on these, relative to `mean`) and a centred float copy transposed to one
+// contiguous row per coordinate, which the nearest-center search streams through. Centring
+// keeps float distances precise when the data sits far from the origin.
 struct Workspace {
   std::int64_t n = 0, dims = 0;
   int clusters = 0;
-  std::vector<double> mean;        // [D], added back to the returned centers
-  std::vector<float> coords;       // [D][N]
+  const float* points = nullptr;   // [N][D], the caller's tensor
+  std::vector<double> mean;        // [D]
+  std::int64_t stride = 0;         // N rounded up to a multiple of kLanes
+  std::vector<float> coords;       // [D][stride], centred, zero-padded
   std::vector<double> weight;      // [N]; all 1 without weights
   std::vector<double> centers;     // [K][D], centred, the exact state between iterations
-  std::vector<std::int64_t> labels;
+  std::vector<std::int32_t> nearest;
   std::vector<double> distance2;   // [N], to the point's own center
+  double coordinate(std::int64_t i, std::int64_t d) const { return points[i * dims + d] - mean[d]; }
 };
 
 Workspace make_workspace(const Tensor& points, int clusters, const std::vector<float>* weights) {
@@ -68,21 +77,21 @@ Workspace make_workspace(const Tensor& points, int clusters, const std::vector<f
   ws.n = points.dim(0);
   ws.dims = points.dim(1);
   ws.clusters = clusters;
-  const float* x = points.data<float>();
+  ws.points = points.data<float>();
   ws.mean.assign(ws.dims, 0.0);
   for (std::int64_t i = 0; i < ws.n; ++i)
-    for (std::int64_t d = 0; d < ws.dims; ++d) ws.mean[d] += x[i * ws.dims + d];
+    for (std::int64_t d = 0; d < ws.dims; ++d) ws.mean[d] += ws.points[i * ws.dims + d];
   for (double& m : ws.mean) m /= static_cast<double>(ws.n);
-  ws.coords.resize(static_cast<std::size_t>(ws.n * ws.dims));
+  ws.stride = (ws.n + kLanes - 1) / kLanes * kLanes;
+  ws.coords.assign(static_cast<std::size_t>(ws.stride * ws.dims), 0.f);
   for (std::int64_t i = 0; i < ws.n; ++i)
-    for (std::int64_t d = 0; d < ws.dims; ++d)
-      ws.coords[d * ws.n + i] = static_cast<float>(x[i * ws.dims + d] - ws.mean[d]);
+    for (std::int64_t d = 0; d < ws.dims; ++d) ws.coords[d * ws.stride + i] = static_cast<float>(ws.coordinate(i, d));
   if (weights != nullptr) {
     ws.weight.assign(weights->begin(), weights->end());
   } else {
     ws.weight.assign(ws.n, 1.0);
   }
-  ws.labels.assign(ws.n, 0);
+  ws.nearest.assign(ws.n, 0);
   ws.distance2.assign(ws.n, 0.0);
   return ws;
 }
@@ -90,10 +99,14 @@ Workspace make_workspace(const Tensor& points, int clusters, const std::vector<f
 double point_distance2(const Workspace& ws, std::int64_t i, const double* center) {
   double sum = 0;
   for (std::int64_t d = 0; d < ws.dims; ++d) {
-    const double diff = ws.coords[d * ws.n + i] - center[d];
+    const double diff = ws.coordinate(i, d) - center[d];
     sum += diff * diff;
   }
   return sum;
+}
+
+void place_center_at_point(Workspace& ws, int c, std::int64_t i) {
+  for (std::int64_t d = 0; d < ws.dims; ++d) ws.centers[c * ws.dims + d] = ws.coordinate(i, d);
 }
 
 // Index of the first point whose running sum of mass[i] exceeds target (the last point with
@@ -108,6 +121,22 @@ std::int64_t pick_by_mass(const std::vector<double>& mass, double target) {
     if (running > target) return i;
   }
   return last_positive;
+}
+
+// nearest2[i] = min(nearest2[i], ‖x_i − center‖²) over the float copy, in double: the pass runs
+// once per seeded center, so it streams contiguous rows.
+void lower_nearest(const Workspace& ws, const double* center, std::vector<double>& nearest2) {
+  std::vector<double> acc(static_cast<std::size_t>(std::min<std::int64_t>(ws.n, kBlock)));
+  for (std::int64_t start = 0; start < ws.n; start += kBlock) {
+    const std::int64_t count = std::min(kBlock, ws.n - start);
+    std::fill(acc.begin(), acc.begin() + count, 0.0);
+    for (std::int64_t d = 0; d < ws.dims; ++d) {
+      const float* xd = &ws.coords[d * ws.stride + start];
+      const double cd = center[d];
+      for (std::int64_t p = 0; p < count; ++p) acc[p] += (xd[p] - cd) * (xd[p] - cd);
+    }
+    for (std::int64_t p = 0; p < count; ++p) nearest2[start + p] = std::min(nearest2[start + p], acc[p]);
+  }
 }
 
 // k-means++: the first center drawn in proportion to weight, each next one in proportion to
@@ -130,59 +159,117 @@ void seed_centers(Workspace& ws, std::uint64_t seed) {
       while (chosen[pick] || ws.weight[pick] <= 0) ++pick;
     }
     chosen[pick] = 1;
-    double* center = &ws.centers[c * ws.dims];
-    for (std::int64_t d = 0; d < ws.dims; ++d) center[d] = ws.coords[d * ws.n + pick];
+    place_center_at_point(ws, c, pick);
     if (c + 1 == ws.clusters) break;
+    // The sampling distances use the float copy (the exact center, a point, is representable in it).
+    std::vector<double> center(ws.dims);
+    for (std::int64_t d = 0; d < ws.dims; ++d) center[d] = ws.coords[d * ws.stride + pick];
+    lower_nearest(ws, center.data(), nearest2);
     total = 0;
     for (std::int64_t i = 0; i < ws.n; ++i) {
-      nearest2[i] = std::min(nearest2[i], point_distance2(ws, i, center));
       mass[i] = chosen[i] ? 0.0 : ws.weight[i] * nearest2[i];
       total += mass[i];
     }
   }
 }
 
-// Nearest center of every point (float arithmetic, ties to the lower index); then, in double, the
+// Eight floats / int32s as one value (GCC and Clang vector extensions): one AVX register, or two
+// SSE/NEON ones. The nearest-center search keeps a group's coordinates, running minima and
+// indices in such registers while the centers stream past, which auto-vectorisation of the
+// center loop cannot be relied on to do.
+typedef float Floats8 __attribute__((vector_size(32)));
+typedef std::int32_t Ints8 __attribute__((vector_size(32)));
+constexpr int kVectors = kLanes / 8;
+
+// For the kLanes points from `start`: the index of the nearest center (float arithmetic, ties to
+// the lower index), for a dimension fixed at compile time.
+template <int kDims>
+void nearest_in_group(const Workspace& ws, const float* centers, std::int64_t start, std::int32_t* out,
+                      std::int64_t valid) {
+  Floats8 x[kDims][kVectors];
+  for (int d = 0; d < kDims; ++d)
+    for (int v = 0; v < kVectors; ++v) std::memcpy(&x[d][v], &ws.coords[d * ws.stride + start + 8 * v], sizeof(Floats8));
+  Floats8 best[kVectors];
+  Ints8 index[kVectors];
+  for (int v = 0; v < kVectors; ++v) {
+    best[v] = Floats8{} + std::numeric_limits<float>::infinity();
+    index[v] = Ints8{};
+  }
+  for (int c = 0; c < ws.clusters; ++c) {
+    const float* center = centers + c * kDims;
+    for (int v = 0; v < kVectors; ++v) {
+      Floats8 acc{};
+      for (int d = 0; d < kDims; ++d) {
+        const Floats8 t = x[d][v] - center[d];
+        acc += t * t;
+      }
+      const Ints8 closer = acc < best[v];
+      best[v] = closer ? acc : best[v];
+      index[v] = closer ? Ints8{} + c : index[v];
+    }
+  }
+  std::int32_t lanes[kLanes];
+  std::memcpy(lanes, index, sizeof(lanes));
+  std::copy(lanes, lanes + valid, out);
+}
+
+// The same for any dimension, through a per-group accumulator that the compiler vectorises.
+void nearest_in_group_any(const Workspace& ws, const float* centers, std::int64_t start, std::int32_t* out,
+                          std::int64_t valid) {
+  float best[kLanes], acc[kLanes];
+  std::int32_t index[kLanes];
+  std::fill(best, best + kLanes, std::numeric_limits<float>::infinity());
+  std::fill(index, index + kLanes, 0);
+  for (int c = 0; c < ws.clusters; ++c) {
+    std::fill(acc, acc + kLanes, 0.f);
+    for (std::int64_t d = 0; d < ws.dims; ++d) {
+      const float cd = centers[c * ws.dims + d];
+      const float* xd = &ws.coords[d * ws.stride + start];
+      for (int l = 0; l < kLanes; ++l) acc[l] += (xd[l] - cd) * (xd[l] - cd);
+    }
+    for (int l = 0; l < kLanes; ++l) {
+      const bool closer = acc[l] < best[l];
+      best[l] = closer ? acc[l] : best[l];
+      index[l] = closer ? c : index[l];
+    }
+  }
+  std::copy(index, index + valid, out);
+}
+
+using NearestFn = void (*)(const Workspace&, const float*, std::int64_t, std::int32_t*, std::int64_t);
+
+NearestFn nearest_for(std::int64_t dims) {
+  switch (dims) {
+    case 1: return nearest_in_group<1>;
+    case 2: return nearest_in_group<2>;
+    case 3: return nearest_in_group<3>;
+    case 4: return nearest_in_group<4>;
+    case 5: return nearest_in_group<5>;
+    case 6: return nearest_in_group<6>;
+    case 7: return nearest_in_group<7>;
+    case 8: return nearest_in_group<8>;
+    default: return nearest_in_group_any;
+  }
+}
+
+// Labels every point with its nearest center; then, in double on the caller's points, the
 // distance to that center and each cluster's weighted coordinate sums. Returns the inertia.
 double assign(Workspace& ws, std::vector<double>& sums, std::vector<double>& cluster_weight) {
-  const std::int64_t n = ws.n, dims = ws.dims;
-  const int k = ws.clusters;
-  std::vector<float> centers(ws.centers.begin(), ws.centers.end());
-  sums.assign(static_cast<std::size_t>(k * dims), 0.0);
-  cluster_weight.assign(k, 0.0);
+  const std::int64_t dims = ws.dims;
+  const std::vector<float> centers(ws.centers.begin(), ws.centers.end());
+  const NearestFn nearest = nearest_for(dims);
+  sums.assign(static_cast<std::size_t>(ws.clusters * dims), 0.0);
+  cluster_weight.assign(ws.clusters, 0.0);
   double inertia = 0;
-  float best[kBlock], acc[kBlock];
-  std::int32_t best_index[kBlock];
-  for (std::int64_t start = 0; start < n; start += kBlock) {
-    const std::int64_t count = std::min(kBlock, n - start);
-    std::fill(best, best + count, std::numeric_limits<float>::infinity());
-    std::fill(best_index, best_index + count, 0);
-    for (int c = 0; c < k; ++c) {
-      std::fill(acc, acc + count, 0.f);
-      for (std::int64_t d = 0; d < dims; ++d) {
-        const float cd = centers[c * dims + d];
-        const float* xd = &ws.coords[d * n + start];
-        for (std::int64_t p = 0; p < count; ++p) {
-          const float t = xd[p] - cd;
-          acc[p] += t * t;
-        }
-      }
-      for (std::int64_t p = 0; p < count; ++p) {
-        const bool closer = acc[p] < best[p];
-        best[p] = closer ? acc[p] : best[p];
-        best_index[p] = closer ? c : best_index[p];
-      }
-    }
-    for (std::int64_t p = 0; p < count; ++p) {
-      const std::int64_t i = start + p;
-      const int label = best_index[p];
-      const double w = ws.weight[i];
-      ws.labels[i] = label;
-      ws.distance2[i] = point_distance2(ws, i, &ws.centers[label * dims]);
-      inertia += w * ws.distance2[i];
-      cluster_weight[label] += w;
-      for (std::int64_t d = 0; d < dims; ++d) sums[label * dims + d] += w * ws.coords[d * n + i];
-    }
+  for (std::int64_t start = 0; start < ws.n; start += kLanes)
+    nearest(ws, centers.data(), start, &ws.nearest[start], std::min<std::int64_t>(kLanes, ws.n - start));
+  for (std::int64_t i = 0; i < ws.n; ++i) {
+    const int label = ws.nearest[i];
+    const double w = ws.weight[i];
+    ws.distance2[i] = point_distance2(ws, i, &ws.centers[label * dims]);
+    inertia += w * ws.distance2[i];
+    cluster_weight[label] += w;
+    for (std::int64_t d = 0; d < dims; ++d) sums[label * dims + d] += w * ws.coordinate(i, d);
   }
   return inertia;
 }
@@ -220,7 +307,7 @@ double update_centers(Workspace& ws, const std::vector<double>& sums, const std:
   for (std::size_t e = 0; e < take; ++e) {
     double moved2 = 0;
     for (std::int64_t d = 0; d < dims; ++d) {
-      const double next = ws.coords[d * ws.n + far[e]];
+      const double next = ws.coordinate(far[e], d);
       moved2 += (next - ws.centers[empty[e] * dims + d]) * (next - ws.centers[empty[e] * dims + d]);
       ws.centers[empty[e] * dims + d] = next;
     }
@@ -228,10 +315,6 @@ double update_centers(Workspace& ws, const std::vector<double>& sums, const std:
   }
   return std::sqrt(shift2);
 }
-
-}  // namespace
-
-namespace {
 
 KMeansResult iterate(Workspace& ws, int max_iterations, double tolerance) {
   KMeansResult result;
@@ -248,7 +331,7 @@ KMeansResult iterate(Workspace& ws, int max_iterations, double tolerance) {
     }
   }
   result.inertia = result.inertia_history.back();
-  result.labels = std::move(ws.labels);
+  result.labels.assign(ws.nearest.begin(), ws.nearest.end());
   result.centers = Tensor::empty({ws.clusters, ws.dims});
   float* out = result.centers.data<float>();
   for (int c = 0; c < ws.clusters; ++c)

@@ -20,7 +20,7 @@ struct KMeansResult {
   std::vector<double> inertia_history;
 };
 
-// points: [N, D] float32 CPU, finite. 1 ≤ clusters ≤ N. Stops when no center moves farther than
+// points: [N, D] float32 CPU, finite (|x| ≤ 1e18). 1 ≤ clusters ≤ N. Stops when no center moves farther than
 // `tolerance` (Euclidean) in one update, or after max_iterations updates. Optional weights (N
 // values, finite, ≥ 0) weight both the seeding (D²·w sampling) and the centers (weighted means);
 // at least `clusters` points need a positive weight. A cluster left empty by an update is

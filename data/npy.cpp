@@ -34,8 +34,13 @@ std::size_t npy_item_size(NpyType type) {
 }
 
 std::int64_t NpyArray::numel() const {
+  // As in NumPy, a zero extent anywhere makes the array empty, however large the others.
+  for (std::int64_t d : shape)
+    if (d == 0) return 0;
   std::int64_t n = 1;
-  for (std::int64_t d : shape) n *= d;
+  for (std::int64_t d : shape)
+    LATF_REQUIRE(!__builtin_mul_overflow(n, d, &n), "npy array: shape ", shape_text(shape),
+                 " has more elements than a 64-bit count holds");
   return n;
 }
 
@@ -62,6 +67,12 @@ double element_as_double(const NpyArray& a, std::int64_t i) {
 Shape to_shape(const std::vector<std::int64_t>& dims, const std::string& name) {
   LATF_REQUIRE(dims.size() <= static_cast<std::size_t>(Shape::kMaxRank), name, ": rank ", dims.size(),
                " array, at most rank ", Shape::kMaxRank, " is supported");
+  // Shape::numel multiplies the extents in order, so even an empty array's nonzero extents must
+  // have a product that fits (NumPy allows shape (2**62, 2**40, 0); a tensor cannot).
+  std::int64_t product = 1;
+  for (std::int64_t d : dims)
+    LATF_REQUIRE(d == 0 || !__builtin_mul_overflow(product, d, &product), name, ": shape ", shape_text(dims),
+                 " is too large for a tensor");
   switch (dims.size()) {
     case 0: return Shape{};
     case 1: return Shape{dims[0]};
@@ -223,7 +234,6 @@ NpyArray array_from_values(const std::vector<T>& values, const std::vector<std::
   NpyArray array;
   array.type = type;
   array.shape = shape;
-  for (std::int64_t d : shape) LATF_REQUIRE(d >= 0, "write_npy: negative shape entry ", d);
   const std::int64_t expected = npy_byte_count(shape, type, "write_npy") / static_cast<std::int64_t>(sizeof(T));
   LATF_REQUIRE(static_cast<std::int64_t>(values.size()) == expected, "write_npy: ", values.size(),
                " values given for shape ", shape_text(shape), " (", expected, " expected)");

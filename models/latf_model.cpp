@@ -15,6 +15,6 @@ LatfModel LatfModel::create(const LatfConfig& config, int descriptors, int state
   return model;
 }
 
-const Device& LatfModel::device() const { return spib->parameters().flat_values().device(); }
+Device LatfModel::device() const { return spib->parameters().flat_values().device(); }
 
 }  // namespace latf::models

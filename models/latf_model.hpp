@@ -21,7 +21,7 @@ struct LatfModel {
   // Fresh, seeded networks for `states` states over `descriptors` inputs on `device`.
   static LatfModel create(const LatfConfig& config, int descriptors, int states, Normalization normalization,
                           double reference_temperature, const Device& device);
-  const Device& device() const;
+  Device device() const;
   int latent_dim() const { return config.spib.latent_dim; }
 };
 

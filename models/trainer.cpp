@@ -7,15 +7,12 @@
 #include "autodiff/ops.hpp"
 #include "engine/error.hpp"
 #include "engine/random_fill.hpp"
+#include "models/inference.hpp"
 
 namespace latf::models {
 
 using autodiff::Tape;
 using autodiff::Var;
-
-namespace {
-constexpr std::int64_t kInferenceBatch = 65536;
-}  // namespace
 
 Trainer::Trainer(const LatfConfig& config, Dataset& dataset, const Device& device)
     : config_(config), dataset_(dataset), device_(device) {
@@ -86,45 +83,11 @@ LossParts Trainer::run_epoch(Phase phase, const std::vector<std::int64_t>& pairs
   return sum;
 }
 
-Tensor Trainer::encode(const Tensor& inputs) const {
-  const std::int64_t n = inputs.dim(0);
-  Tensor out = Tensor::empty({n, config_.spib.latent_dim});
-  Tape tape;
-  autodiff::NoGradGuard no_grad(tape);
-  for (std::int64_t start = 0; start < n; start += kInferenceBatch) {
-    const std::int64_t count = std::min(kInferenceBatch, n - start);
-    tape.clear();
-    Var x = tape.constant(inputs.view(start * inputs.dim(1), {count, inputs.dim(1)}).to(device_));
-    out.view(start * config_.spib.latent_dim, {count, config_.spib.latent_dim})
-        .copy_from(tape.value(model_.spib->encode_mean(tape, x)).to(Device::cpu()));
-  }
-  return out;
-}
-
-std::vector<std::int64_t> Trainer::decode_states(const Tensor& latent) const {
-  const std::int64_t n = latent.dim(0);
-  const int k = model_.spib->states();
-  std::vector<std::int64_t> labels(static_cast<std::size_t>(n));
-  Tape tape;
-  autodiff::NoGradGuard no_grad(tape);
-  for (std::int64_t start = 0; start < n; start += kInferenceBatch) {
-    const std::int64_t count = std::min(kInferenceBatch, n - start);
-    tape.clear();
-    Var u = tape.constant(latent.view(start * latent.dim(1), {count, latent.dim(1)}).to(device_));
-    const std::vector<float> logits = tape.value(model_.spib->decode_logits(tape, u)).to_vector();
-    for (std::int64_t i = 0; i < count; ++i) {
-      const float* row = logits.data() + i * k;
-      labels[start + i] = std::max_element(row, row + k) - row;
-    }
-  }
-  return labels;
-}
-
 void Trainer::refine_labels() {
   // (1) relabel every frame by the decoder applied to its encoded mean: the target of pair
   // (t, t+Δt) becomes argmax_k q(k | μ(x_{t+Δt})).
-  const Tensor means = encode(dataset_.inputs());
-  std::vector<std::int64_t> labels = decode_states(means);
+  const Tensor means = encode_normalized(model_, dataset_.inputs());
+  std::vector<std::int64_t> labels = decode_states(model_, means);
   const int old_states = model_.spib->states();
   const std::vector<float>& w = dataset_.frame_weights();
   std::vector<double> population(old_states, 0.0);

@@ -54,11 +54,6 @@ class Trainer {
   const std::vector<EpochRecord>& history() const { return history_; }
   const LatfConfig& config() const { return config_; }
 
-  // Latent means μ(x) of normalised frames [N, D] → [N, d] (no gradient, batched).
-  Tensor encode(const Tensor& inputs) const;
-  // argmax_k q(k | u) for latent points [N, d].
-  std::vector<std::int64_t> decode_states(const Tensor& latent) const;
-
  private:
   LossParts run_epoch(Phase phase, const std::vector<std::int64_t>& pairs, bool training, int epoch,
                       double learning_rate);

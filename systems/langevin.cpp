@@ -12,7 +12,7 @@
 namespace latf::systems {
 
 #if LATF_WITH_CUDA
-void simulate_three_hole_cuda(const LangevinRun& run, std::int64_t replicas, Tensor& out);
+void simulate_three_hole_cuda(const LangevinRun& run, std::int64_t replicas, const float* starts, Tensor& out);
 #endif
 
 namespace {
@@ -22,12 +22,13 @@ constexpr std::uint64_t kThreeHoleLangevinStreams = std::uint64_t{0x3401} << 40;
 
 bool positive_finite(double value) { return std::isfinite(value) && value > 0; }
 
-void simulate_cpu(const LangevinRun& run, std::int64_t replicas, int threads, float* out) {
+void simulate_cpu(const LangevinRun& run, std::int64_t replicas, int threads, const float* starts, float* out) {
   const std::int64_t per_replica = run.frames * ThreeHoleSystem::kDim;
   // Contiguous blocks of replicas per worker: each replica is self-contained, so the split
   // changes nothing but the wall time.
   const auto work = [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t r = begin; r < end; ++r) run_langevin_replica<ThreeHoleSystem>(run, r, out + r * per_replica);
+    for (std::int64_t r = begin; r < end; ++r) run_langevin_replica<ThreeHoleSystem>(
+        run, r, starts ? starts + r * ThreeHoleSystem::kDim : nullptr, out + r * per_replica);
   };
   const std::int64_t workers = std::min<std::int64_t>(threads, replicas);
   if (workers <= 1) {
@@ -44,34 +45,42 @@ void simulate_cpu(const LangevinRun& run, std::int64_t replicas, int threads, fl
 }  // namespace
 
 void validate(const LangevinConfig& c) {
-  LATF_REQUIRE(positive_finite(c.temperature), "Langevin temperature: expected a finite value > 0, got ", c.temperature);
+  LATF_REQUIRE(positive_finite(c.temperature), "Langevin temperature: expected a finite value > 0, got ",
+               c.temperature);
   LATF_REQUIRE(positive_finite(c.time_step), "Langevin time_step: expected a finite value > 0, got ", c.time_step);
   LATF_REQUIRE(positive_finite(c.friction), "Langevin friction: expected a finite value > 0, got ", c.friction);
   LATF_REQUIRE(c.steps_per_frame >= 1, "Langevin steps_per_frame: expected >= 1, got ", c.steps_per_frame);
   LATF_REQUIRE(c.frames >= 1, "Langevin frames: expected >= 1, got ", c.frames);
-  LATF_REQUIRE(c.equilibration_steps >= 0, "Langevin equilibration_steps: expected >= 0, got ",
-               c.equilibration_steps);
+  LATF_REQUIRE(c.equilibration_steps >= 0, "Langevin equilibration_steps: expected >= 0, got ", c.equilibration_steps);
   LATF_REQUIRE(c.replicas >= 1, "Langevin replicas: expected >= 1, got ", c.replicas);
   LATF_REQUIRE(c.threads >= 0, "Langevin threads: expected >= 0 (0 = all cores), got ", c.threads);
+  if (c.initial_positions.defined()) {
+    require_shape(c.initial_positions, {c.replicas, 2}, "Langevin initial_positions");
+    for (float v : c.initial_positions.to_vector())
+      LATF_REQUIRE(std::isfinite(v), "Langevin initial_positions: expected finite values, found ", v);
+  }
 }
 
 Tensor simulate_three_hole(const LangevinConfig& config, const Device& device) {
   validate(config);
   require_usable(device);
-  const LangevinRun run = make_langevin_run(config.temperature, config.time_step, config.friction, config.seed,
-                                            kThreeHoleLangevinStreams, config.equilibration_steps,
-                                            config.steps_per_frame, config.frames);
+  const LangevinRun run =
+      make_langevin_run(config.temperature, config.time_step, config.friction, config.seed, kThreeHoleLangevinStreams,
+                        config.equilibration_steps, config.steps_per_frame, config.frames);
   Tensor out = Tensor::empty({config.replicas, config.frames, ThreeHoleSystem::kDim}, device);
   if (device.is_cuda()) {
 #if LATF_WITH_CUDA
-    simulate_three_hole_cuda(run, config.replicas, out);
+    const Tensor starts = config.initial_positions.defined() ? config.initial_positions.to(device) : Tensor();
+    simulate_three_hole_cuda(run, config.replicas, starts.defined() ? starts.data<float>() : nullptr, out);
 #else
     throw BackendError("simulate_three_hole: device is CUDA but this build has no CUDA backend");
 #endif
     return out;
   }
-  const int threads = config.threads > 0 ? config.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  simulate_cpu(run, config.replicas, threads, out.data<float>());
+  const int threads =
+      config.threads > 0 ? config.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const Tensor starts = config.initial_positions.defined() ? config.initial_positions.to(Device::cpu()) : Tensor();
+  simulate_cpu(run, config.replicas, threads, starts.defined() ? starts.data<float>() : nullptr, out.data<float>());
   return out;
 }
 

@@ -34,13 +34,16 @@ struct LangevinConfig {
   int replicas = 1;
   std::uint64_t seed = 0;
   int threads = 0;  // CPU worker threads, 0 = all cores; the result does not depend on it
+  // Optional [replicas, 2] start positions (e.g. exact Boltzmann samples, so that the data are
+  // at equilibrium across wells from the first frame); undefined = replica r at minimum r mod 3.
+  Tensor initial_positions;
 };
 
 // Throws InvalidArgument naming the first bad field and its value.
 void validate(const LangevinConfig& config);
 
-// Positions [replicas, frames, 2] (float32) on `device`. Replica r starts at minimum r mod 3
-// (left, right, top) with Maxwell velocities; frame f is the position after
+// Positions [replicas, frames, 2] (float32) on `device`. Replica r starts at initial_positions[r]
+// or, without them, at minimum r mod 3 (left, right, top) with Maxwell velocities; frame f is the position after
 // equilibration_steps + (f + 1)·steps_per_frame steps. Noise of step s of replica r is Philox
 // draw (seed, r, s): the result depends only on the config, never on threads or device layout.
 Tensor simulate_three_hole(const LangevinConfig& config, const Device& device = Device::cpu());

@@ -16,12 +16,12 @@
 namespace latf::systems {
 
 struct LangevinRun {
-  double half_step;                    // Δt/2
-  double damping;                      // c₁ = e^{−γΔt}
-  double kick;                         // √(kT(1 − c₁²)): the O step's noise amplitude
-  double thermal_speed;                // √kT: the velocity spread of the initial Maxwell draw
+  double half_step;      // Δt/2
+  double damping;        // c₁ = e^{−γΔt}
+  double kick;           // √(kT(1 − c₁²)): the O step's noise amplitude
+  double thermal_speed;  // √kT: the velocity spread of the initial Maxwell draw
   std::uint64_t seed;
-  std::uint64_t stream_base;           // replica r draws from stream stream_base + r
+  std::uint64_t stream_base;  // replica r draws from stream stream_base + r
   std::int64_t equilibration_steps;
   std::int64_t steps_per_frame;
   std::int64_t frames;
@@ -73,14 +73,19 @@ LATF_HD void baoab_step(const LangevinRun& run, double* q, double* p, double* f,
   for (int d = 0; d < D; ++d) p[d] += run.half_step * f[d];
 }
 
-// The whole trajectory of one replica: start position from the system, Maxwell velocities
+// The whole trajectory of one replica: start position `start` (D values) or, when null, the
+// system's default start, Maxwell velocities
 // (draw 0), equilibration, then `frames` positions, one every steps_per_frame steps, written
 // to out[frame·D + d]. Global step s uses draw s + 1.
 template <class System>
-LATF_HD void run_langevin_replica(const LangevinRun& run, std::int64_t replica, float* out) {
+LATF_HD void run_langevin_replica(const LangevinRun& run, std::int64_t replica, const float* start, float* out) {
   constexpr int D = System::kDim;
   double q[D], p[D], f[D], noise[D];
-  System::start_position(replica, q);
+  if (start != nullptr) {
+    for (int d = 0; d < D; ++d) q[d] = start[d];
+  } else {
+    System::start_position(replica, q);
+  }
   langevin_normals<D>(run, replica, 0, noise);
   for (int d = 0; d < D; ++d) p[d] = run.thermal_speed * noise[d];
   System::force(q, f);

@@ -19,7 +19,7 @@ struct ThreeHoleGaussian {
 };
 
 inline constexpr int kThreeHoleGaussians = 4;
-inline constexpr double kThreeHoleWall = 0.2;         // coefficient of the quartic walls
+inline constexpr double kThreeHoleWall = 0.2;  // coefficient of the quartic walls
 inline constexpr double kThreeHoleWallCenterY = 1.0 / 3.0;
 
 LATF_HD ThreeHoleGaussian three_hole_gaussian(int term) {

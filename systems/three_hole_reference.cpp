@@ -17,8 +17,8 @@ namespace {
 // The box of the header comment; the x range must be symmetric (the grid mirrors x → −x).
 constexpr double kXMin = -4.0, kXMax = 4.0, kYMin = -3.5, kYMax = 4.25, kSpacing = 0.005;
 // Descent stops within this distance of a minimum. The nearest saddle is 0.75 from the top
-// minimum and 1.08 from the deep ones, and V is convex on these discs (tests check that plain
-// gradient descent from the capture circles reaches the same minimum).
+// minimum and 1.08 from the deep ones; tests check that V is convex on a circle just outside
+// each disc and that plain gradient descent from it reaches the disc's minimum.
 constexpr double kCaptureRadius = 0.25;
 constexpr double kDescentStep = 0.005;
 constexpr std::int64_t kMaxDescentSteps = 400000;
@@ -77,8 +77,8 @@ void descent_step(double* x, double* y, double step) {
 
 struct BasinGrid {
   ReferenceGrid info;
-  std::vector<double> energy;       // V at cell centres, row-major [iy·nx + ix]
-  std::vector<std::int8_t> basin;   // basin id per cell, −1 while unknown
+  std::vector<double> energy;      // V at cell centres, row-major [iy·nx + ix]
+  std::vector<std::int8_t> basin;  // basin id per cell, −1 while unknown
   double energy_min = 0;
 
   double x(std::int64_t ix) const { return (static_cast<double>(ix) + 0.5 - 0.5 * info.nx) * info.spacing; }
@@ -100,10 +100,10 @@ struct BasinGrid {
 };
 
 // Descent from a cell centre, stopped as soon as it reaches cells of known basin. Cells are
-// labelled in order of increasing V, so every cell below the starting energy is known and the
-// path needs only a few steps; only a path running along a basin boundary goes further.
+// labelled in order of increasing V, so every cell of this half below the starting energy is
+// known: the path needs ~2 steps; only a path running along a basin boundary goes further.
 int grid_descent(const BasinGrid& grid, double x, double y, std::int64_t* unresolved) {
-  const double step = 0.5 * grid.info.spacing;
+  const double step = grid.info.spacing;  // h/2 gives the same populations to 8 digits, 50% slower
   for (std::int64_t s = 0; s < kMaxDescentSteps; ++s) {
     const int captured = captured_by(x, y);
     if (captured >= 0) return captured;
@@ -148,7 +148,8 @@ BasinGrid build_grid(double spacing) {
   }
   for (std::int64_t iy = 0; iy < ny; ++iy)
     for (std::int64_t ix = 0; ix < half; ++ix)
-      grid.basin[grid.index(ix, iy)] = static_cast<std::int8_t>(mirrored_basin(grid.basin[grid.index(nx - 1 - ix, iy)]));
+      grid.basin[grid.index(ix, iy)] =
+          static_cast<std::int8_t>(mirrored_basin(grid.basin[grid.index(nx - 1 - ix, iy)]));
   return grid;
 }
 
@@ -210,8 +211,8 @@ const std::array<StationaryPoint, kThreeHoleBasins>& three_hole_minima() {
 }
 
 int basin_of(double x, double y) {
-  LATF_REQUIRE(std::abs(x) <= kFarthestPoint && std::abs(y) <= kFarthestPoint, "basin_of: point: expected |x|, |y| <= ",
-               kFarthestPoint, ", got (", x, ", ", y, ")");
+  LATF_REQUIRE(std::abs(x) <= kFarthestPoint && std::abs(y) <= kFarthestPoint,
+               "basin_of: point: expected |x|, |y| <= ", kFarthestPoint, ", got (", x, ", ", y, ")");
   for (std::int64_t s = 0; s < kMaxDescentSteps; ++s) {
     const int captured = captured_by(x, y);
     if (captured >= 0) return captured;

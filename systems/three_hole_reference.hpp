@@ -4,10 +4,11 @@
 //   x ∈ [−4, 4], y ∈ [−3.5, 4.25], spacing h = 0.005, one point at the centre of each cell
 //   (1600 × 1550 cells). The box is wider than the wells need so that the quartic walls cut
 //   the mass off: at T = 3 the outermost ring of cells holds < 1e-9 of it (boundary_mass); at
-//   the ~[−2.5, 2.5] × [−2, 3] box of the plots about 1% would be lost at T = 3. The density
-//   is smooth and vanishes at the box, so the midpoint sum converges fast; the basin
-//   boundaries cost O(h²) (tests compare with h = 0.01). Below T ≈ 0.05 a well is only a few
-//   cells wide and the grid becomes coarse.
+//   the ~[−2.5, 2.5] × [−2, 3] box of the plots about 1% would be lost at T = 3. The loss
+//   grows with T (outside mass ~5e-7 at T = 4); boundary_mass tracks it. The density is
+//   smooth and vanishes at the box, so the midpoint sum converges fast; what is left comes
+//   from cells cut by a basin boundary: an h = 0.01 grid agrees to < 1e-5 (tested to 2e-5).
+//   Below T ≈ 0.01 a well's width √(T/V″) shrinks to a few cells and the grid gets coarse.
 // Basins: each cell belongs to the minimum that steepest descent on V from its centre reaches.
 #include <array>
 #include <cstdint>

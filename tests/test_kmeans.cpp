@@ -175,7 +175,7 @@ TEST(KMeans, AsManyClustersAsPointsGivesEachPointItsOwn) {
 }
 
 TEST(KMeans, DuplicatePointsWithAsManyClustersDoNotBreak) {
-  const Tensor points = Tensor::from_vector({0, 0, 1, 1, 0, 0, 1, 1, 5, 5, 0, 0}, {6, 2});
+  const Tensor points = Tensor::from_vector(std::vector<float>{0, 0, 1, 1, 0, 0, 1, 1, 5, 5, 0, 0}, {6, 2});
   const KMeansResult r = data::kmeans(points, 6, 1);
   EXPECT_EQ(r.inertia, 0.0);
   for (float v : r.centers.to_vector()) EXPECT_TRUE(std::isfinite(v));
@@ -184,7 +184,7 @@ TEST(KMeans, DuplicatePointsWithAsManyClustersDoNotBreak) {
 
 TEST(KMeans, WeightsPullCenters) {
   // One cluster: the weighted mean.
-  const Tensor line = Tensor::from_vector({0, 1, 2, 10}, {4, 1});
+  const Tensor line = Tensor::from_vector(std::vector<float>{0, 1, 2, 10}, {4, 1});
   const std::vector<float> w = {1, 1, 1, 3};
   const KMeansResult one = data::kmeans(line, 1, 0, 100, 1e-9, &w);
   EXPECT_NEAR(one.centers.item(), (0 + 1 + 2 + 30) / 6.0, 1e-6);
@@ -255,8 +255,8 @@ TEST(KMeans, IterationLimitAndZeroIterations) {
 
 // A cluster that loses all its points is moved to the point farthest from its center.
 TEST(KMeans, EmptyClusterIsReseededAtTheFarthestPoint) {
-  const Tensor points = Tensor::from_vector({0, 1, 10, 11}, {4, 1});
-  const Tensor start = Tensor::from_vector({5.4f, 5.7f, 100.0f}, {3, 1});
+  const Tensor points = Tensor::from_vector(std::vector<float>{0, 1, 10, 11}, {4, 1});
+  const Tensor start = Tensor::from_vector(std::vector<float>{5.4f, 5.7f, 100.0f}, {3, 1});
   const KMeansResult r = data::kmeans_from(points, start, 10, 0.0);
   // After the first update: centers 0.5, 10.5 and the empty third one at point 0 (5.4 from its
   // center, farther than point 11 at 5.3); then 1, 10.5, 0.
@@ -309,9 +309,10 @@ TEST(KMeans, MillionPointsTwoDimensionsHundredClusters) {
   EXPECT_EQ(r.centers.shape(), (Shape{100, 2}));
   expect_monotone_history(r);
   EXPECT_NEAR(r.inertia, reference_inertia(points, r), 1e-6 * r.inertia);
-  // Uniform data on a 6×6 square: one cluster gives 6 per point, a tiling by 100 squares
-  // area/6 = 0.06, hexagons ≈ 0.029. A good local optimum lies near the hexagons.
-  EXPECT_LT(r.inertia / static_cast<double>(n), 0.035);
+  // Uniform data on a 6×6 square, per point: one cluster gives 6, a tiling by 100 squares of
+  // area a = 0.36 gives a/6 = 0.06, regular hexagons ≈ 0.0577 (plus boundary losses). A good
+  // local optimum beats the square tiling.
+  EXPECT_LT(r.inertia / static_cast<double>(n), 0.06);
 }
 
 }  // namespace

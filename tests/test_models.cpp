@@ -5,6 +5,7 @@
 #include <map>
 
 #include "models/dataset.hpp"
+#include "models/inference.hpp"
 #include "models/prior.hpp"
 #include "models/realnvp.hpp"
 #include "models/spib.hpp"
@@ -239,6 +240,24 @@ TEST(LatfEndToEnd, ThreeHoleWellsBecomeTheStates) {
   }
   std::sort(majority.begin(), majority.end());
   EXPECT_EQ(std::unique(majority.begin(), majority.end()) - majority.begin(), 3) << rounds;
+  // Encoding raw frames gives probabilities that sum to 1 and labels at their argmax.
+  const Tensor some = frames.view(0, {500, 2}).clone();
+  const models::EncodedFrames encoded = models::encode_frames(trainer.model(), some);
+  const auto probabilities = encoded.state_probabilities.to_vector();
+  for (int i = 0; i < 500; ++i) {
+    const float* row = probabilities.data() + 3 * i;
+    EXPECT_NEAR(row[0] + row[1] + row[2], 1.0f, 1e-5f);
+    EXPECT_EQ(std::max_element(row, row + 3) - row, encoded.labels[i]);
+  }
+  // Generated populations are a distribution with error bars.
+  const auto estimate = models::generated_populations(trainer.model(), 1.0, 2000, 4, 11);
+  double total = 0;
+  for (int k = 0; k < 3; ++k) {
+    total += estimate.mean[k];
+    EXPECT_GE(estimate.error[k], 0.0);
+  }
+  EXPECT_NEAR(total, 1.0, 1e-9);
+  EXPECT_THROW(models::sample_latent(trainer.model(), 0.0, 10, 1), InvalidArgument);
   // The joint phase ran and its loss stayed finite.
   const auto& h = trainer.history();
   ASSERT_FALSE(h.empty());

@@ -26,6 +26,7 @@ fs::path fixture(const std::string& name) { return fs::path(__FILE__).parent_pat
 
 Bytes file_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());  // a missing fixture, not a test result
   return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 

@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
-#include <cmath>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,7 +51,8 @@ double smallest_hessian_eigenvalue(double x, double y) {
 
 TEST(ThreeHolePotential, MatchesTheFormula) {
   for (const auto& [x, y] : probe_points())
-    EXPECT_NEAR(three_hole_potential(x, y), potential_reference(x, y), 1e-12 * std::max(1.0, std::abs(potential_reference(x, y))))
+    EXPECT_NEAR(three_hole_potential(x, y), potential_reference(x, y),
+                1e-12 * std::max(1.0, std::abs(potential_reference(x, y))))
         << "at (" << x << ", " << y << ")";
 }
 
@@ -133,7 +134,8 @@ TEST(ThreeHoleLangevin, DefaultTimeStepResolvesTheFastestMotion) {
   double stiffest = 0;
   for (double x = -4; x <= 4; x += 0.02)
     for (double y = -3.5; y <= 4.25; y += 0.02)
-      if (three_hole_potential(x, y) - v_min < 3.0 * 15) stiffest = std::max(stiffest, largest_hessian_eigenvalue(x, y));
+      if (three_hole_potential(x, y) - v_min < 3.0 * 15)
+        stiffest = std::max(stiffest, largest_hessian_eigenvalue(x, y));
   EXPECT_GT(stiffest, 13.0);  // at least the wells' own curvature was seen
   EXPECT_LT(std::sqrt(stiffest) * defaults.time_step, 0.1) << "stiffest curvature " << stiffest;
   const double well_period = 2 * M_PI / std::sqrt(largest_hessian_eigenvalue(1.048, -0.042));
@@ -161,7 +163,8 @@ TEST(ThreeHoleBasins, MinimaAndClearPointsBelongToTheirBasins) {
   for (const auto& [x0, y0] : {std::pair{2e5, 1e5}, std::pair{-3e5, -1e4}, std::pair{7e3, -9e3}}) {
     const double u0 = y0 - 1.0 / 3;
     const double entry_u = std::copysign(1.0 / std::sqrt(1.0 / 25 - 1.0 / (x0 * x0) + 1.0 / (u0 * u0)), u0);
-    EXPECT_EQ(basin_of(x0, y0), basin_of(std::copysign(5.0, x0), entry_u + 1.0 / 3)) << "from (" << x0 << ", " << y0 << ")";
+    EXPECT_EQ(basin_of(x0, y0), basin_of(std::copysign(5.0, x0), entry_u + 1.0 / 3))
+        << "from (" << x0 << ", " << y0 << ")";
   }
 }
 
@@ -229,8 +232,8 @@ TEST(ThreeHoleReference, LowTemperatureLimitIsHarmonic) {
   double previous_error = 1;
   for (double t : {0.2, 0.1, 0.05}) {
     const BasinPopulations p = exact_basin_populations(t);
-    const double harmonic = std::exp(-(m[kTopBasin].energy - m[kLeftBasin].energy) / t) *
-                            std::sqrt(det(m[kLeftBasin]) / det(m[kTopBasin]));
+    const double harmonic =
+        std::exp(-(m[kTopBasin].energy - m[kLeftBasin].energy) / t) * std::sqrt(det(m[kLeftBasin]) / det(m[kTopBasin]));
     const double error = std::abs(p.top / p.left / harmonic - 1);
     EXPECT_LT(error, 0.7 * t) << "T = " << t;
     EXPECT_LT(error, previous_error) << "T = " << t;
@@ -437,3 +440,25 @@ TEST(ThreeHoleReference, BadArgumentsNameTheOperand) {
 
 }  // namespace
 }  // namespace latf
+
+namespace latf::systems {
+namespace {
+
+TEST(ThreeHoleLangevin, StartsFromGivenPositionsAndRejectsBadOnes) {
+  LangevinConfig config;
+  config.temperature = 0.5;
+  config.frames = 1;
+  config.replicas = 2;
+  config.equilibration_steps = 0;
+  config.steps_per_frame = 1;
+  config.initial_positions = Tensor::from_vector(std::vector<float>{0.f, 1.5f, -1.f, 0.f}, {2, 2});
+  const auto first = simulate_three_hole(config).to_vector();
+  EXPECT_NEAR(first[0], 0.0, 0.1);  // one step of 0.01 from the start
+  EXPECT_NEAR(first[1], 1.5, 0.1);
+  EXPECT_NEAR(first[2], -1.0, 0.1);
+  config.initial_positions = Tensor::zeros({3, 2});
+  EXPECT_THROW(simulate_three_hole(config), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace latf::systems

@@ -36,7 +36,7 @@ Correlations correlations(const std::vector<std::vector<std::int64_t>>& trajecto
 }
 
 // Rows and columns `keep` of a square matrix.
-Eigen::MatrixXd restrict(const Eigen::MatrixXd& m, const std::vector<int>& keep) {
+Eigen::MatrixXd pick(const Eigen::MatrixXd& m, const std::vector<int>& keep) {
   const Eigen::Index n = static_cast<Eigen::Index>(keep.size());
   Eigen::MatrixXd out(n, n);
   for (Eigen::Index i = 0; i < n; ++i)
@@ -44,7 +44,7 @@ Eigen::MatrixXd restrict(const Eigen::MatrixXd& m, const std::vector<int>& keep)
   return out;
 }
 
-Eigen::VectorXd restrict(const Eigen::VectorXd& v, const std::vector<int>& keep) {
+Eigen::VectorXd pick(const Eigen::VectorXd& v, const std::vector<int>& keep) {
   Eigen::VectorXd out(static_cast<Eigen::Index>(keep.size()));
   for (std::size_t i = 0; i < keep.size(); ++i) out(static_cast<Eigen::Index>(i)) = v(keep[i]);
   return out;
@@ -80,9 +80,9 @@ GmrqResult gmrq(const std::vector<std::vector<std::int64_t>>& train_trajectories
                " (the number of states populated in train_trajectories), got ", rank);
 
   // C(0) is diagonal and positive on the populated states, as the solver needs.
-  const Eigen::VectorXd population = restrict(train.population, populated);
+  const Eigen::VectorXd population = pick(train.population, populated);
   const Eigen::MatrixXd c0 = population.asDiagonal();
-  const Eigen::GeneralizedSelfAdjointEigenSolver<Eigen::MatrixXd> solver(restrict(train.lagged, populated), c0);
+  const Eigen::GeneralizedSelfAdjointEigenSolver<Eigen::MatrixXd> solver(pick(train.lagged, populated), c0);
   LATF_REQUIRE(solver.info() == Eigen::Success, "train_trajectories: the generalised eigenproblem did not converge");
 
   // Eigen sorts ascending: the leading `rank` are the last columns.
@@ -91,7 +91,7 @@ GmrqResult gmrq(const std::vector<std::vector<std::int64_t>>& train_trajectories
   for (int k = 0; k < rank; ++k) result.eigenvalues.push_back(solver.eigenvalues()(available - 1 - k));
   for (double lambda : result.eigenvalues) result.train_score += lambda;
   result.validation_score =
-      rayleigh_trace(v, restrict(validation.lagged, populated), restrict(validation.population, populated));
+      rayleigh_trace(v, pick(validation.lagged, populated), pick(validation.population, populated));
   return result;
 }
 

@@ -1,0 +1,279 @@
+// latf_epoch_bench: wall time of whole training epochs of the engine on the CPU, on the data set
+// that bench/peer/latf_twin.py make-data wrote (the PyTorch twin times the same files; see
+// bench/run_epoch_bench.sh). One epoch is one shuffled pass over all frames in batches, each step
+// exactly as models::Trainer::run_epoch does it: gather the batch, clear the tape, zero the
+// gradients, draw the noise, record latf_loss, read the losses back, backward, Adam on the SPIB
+// set (and the flow set in the joint phase). The label lag is not modelled: a frame's label is
+// its target.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/bench_support.hpp"
+#include "data/npy.hpp"
+#include "engine/error.hpp"
+#include "engine/random_fill.hpp"
+#include "models/dataset.hpp"
+#include "models/latf_model.hpp"
+#include "models/loss.hpp"
+#include "models/trainer.hpp"
+
+namespace latf::bench {
+namespace {
+
+struct Options {
+  std::string data_dir, json_path, commit, command;
+  std::vector<std::string> phases = {"spib", "joint"};
+  std::vector<bool> check_modes = {true, false};  // the trainer's CPU setting first
+  int epochs = 3;
+  int batch = 512;
+  models::LatfConfig config;
+};
+
+const char* kUsage =
+    "usage: latf_epoch_bench --data DIR --json PATH [--phases spib,joint] [--epochs N] [--batch B]\n"
+    "                        [--check on|off|both] [--layers L] [--hidden h] [--width n] [--latent-dim d]\n"
+    "                        [--encoder linear|nonlinear] [--beta b] [--tau t] [--commit SHA]\n"
+    "  DIR holds inputs.npy [F,D], labels.npy [F], weights.npy [F], inverse_temperature.npy [F]\n"
+    "  --check   the tape's NaN/Inf check mode (on is what models::Trainer uses on the CPU)\n";
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');)
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  o.config.spib.encoder = models::EncoderKind::Linear;
+  if (const char* commit = std::getenv("LATF_COMMIT")) o.commit = commit;
+  for (int i = 0; i < argc; ++i) o.command += (i ? " " : "") + std::string(argv[i]);
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      LATF_REQUIRE(i + 1 < argc, "option ", arg, ": expected a value");
+      return argv[++i];
+    };
+    if (arg == "--data") o.data_dir = value();
+    else if (arg == "--json") o.json_path = value();
+    else if (arg == "--commit") o.commit = value();
+    else if (arg == "--phases") o.phases = split(value());
+    else if (arg == "--epochs") o.epochs = std::stoi(value());
+    else if (arg == "--batch") o.batch = std::stoi(value());
+    else if (arg == "--layers") o.config.flow.layers = std::stoi(value());
+    else if (arg == "--hidden") o.config.flow.hidden = std::stoi(value());
+    else if (arg == "--width") o.config.spib.decoder_width = o.config.spib.encoder_width = std::stoi(value());
+    else if (arg == "--latent-dim") o.config.spib.latent_dim = std::stoi(value());
+    else if (arg == "--beta") o.config.spib.beta = std::stod(value());
+    else if (arg == "--tau") o.config.flow.tau = std::stod(value());
+    else if (arg == "--encoder") {
+      const std::string kind = value();
+      LATF_REQUIRE(kind == "linear" || kind == "nonlinear", "option --encoder: expected linear|nonlinear, got ", kind);
+      o.config.spib.encoder = kind == "linear" ? models::EncoderKind::Linear : models::EncoderKind::Nonlinear;
+    } else if (arg == "--check") {
+      const std::string mode = value();
+      LATF_REQUIRE(mode == "on" || mode == "off" || mode == "both", "option --check: expected on|off|both, got ", mode);
+      o.check_modes = mode == "both" ? std::vector<bool>{true, false} : std::vector<bool>{mode == "on"};
+    } else if (arg == "-h" || arg == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else {
+      throw InvalidArgument(concat("unknown option ", arg, "\n", kUsage));
+    }
+  }
+  LATF_REQUIRE(!o.data_dir.empty() && !o.json_path.empty(), "--data and --json are required\n", kUsage);
+  LATF_REQUIRE(o.epochs >= 1 && o.batch >= 1, "--epochs and --batch: expected ≥ 1");
+  for (const std::string& p : o.phases)
+    LATF_REQUIRE(p == "spib" || p == "joint", "option --phases: expected spib and/or joint, got ", p);
+  return o;
+}
+
+// The frames as the trainer's Dataset holds them, without the lag (label = target).
+struct Frames {
+  Tensor inputs;  // [F, D]
+  std::vector<std::int64_t> labels;
+  std::vector<float> weights, inverse_temperature;
+  int states = 0;
+  std::int64_t count() const { return inputs.dim(0); }
+  int descriptors() const { return static_cast<int>(inputs.dim(1)); }
+};
+
+Frames load_frames(const std::string& dir) {
+  Frames f;
+  const auto path = [&](const char* name) { return dir + "/" + name + ".npy"; };
+  f.inputs = data::npy_to_tensor(data::read_npy(path("inputs")));
+  LATF_REQUIRE(f.inputs.rank() == 2, "inputs.npy: expected [F, D], got ", f.inputs.shape().str());
+  f.labels = data::npy_to_integers(data::read_npy(path("labels")), path("labels"));
+  f.weights = data::npy_to_tensor(data::read_npy(path("weights"))).to_vector();
+  f.inverse_temperature = data::npy_to_tensor(data::read_npy(path("inverse_temperature"))).to_vector();
+  const auto n = static_cast<std::size_t>(f.count());
+  LATF_REQUIRE(f.labels.size() == n && f.weights.size() == n && f.inverse_temperature.size() == n,
+               "labels/weights/inverse_temperature: expected ", n, " frames each");
+  f.states = static_cast<int>(*std::max_element(f.labels.begin(), f.labels.end())) + 1;
+  return f;
+}
+
+// Dataset::gather's loop: copy the rows and write the one-hot targets.
+void gather(const Frames& f, const std::int64_t* rows, std::int64_t b, models::Batch& batch) {
+  const int d = f.descriptors(), k = f.states;
+  if (!batch.inputs.defined() || batch.inputs.dim(0) != b) {
+    batch.inputs = Tensor::empty({b, d});
+    batch.targets = Tensor::empty({b, k});
+    batch.weights = Tensor::empty({b});
+    batch.inverse_temperature = Tensor::empty({b});
+  }
+  const float* x = f.inputs.data<float>();
+  float* in = batch.inputs.data<float>();
+  float* target = batch.targets.data<float>();
+  std::fill_n(target, b * k, 0.f);
+  for (std::int64_t i = 0; i < b; ++i) {
+    const std::int64_t t = rows[i];
+    std::copy_n(x + t * d, d, in + i * d);
+    target[i * k + f.labels[t]] = 1.f;
+    batch.weights.data<float>()[i] = f.weights[t];
+    batch.inverse_temperature.data<float>()[i] = f.inverse_temperature[t];
+  }
+}
+
+struct PhaseResult {
+  std::string phase;
+  bool check_finite = true;
+  std::vector<double> seconds;
+  models::LossParts last;  // mean losses of the last epoch
+  std::int64_t steps = 0;
+};
+
+class EpochRunner {
+ public:
+  EpochRunner(const Options& o, const Frames& frames)
+      : o_(o), frames_(frames),
+        model_(models::LatfModel::create(o.config, frames.descriptors(), frames.states, {}, 1.0, Device::cpu())) {}
+
+  PhaseResult run(models::Phase phase, bool check_finite) {
+    PhaseResult result{models::phase_name(phase), check_finite, {}, {}, 0};
+    spib_adam_ = std::make_unique<autodiff::Adam>(model_.spib->parameters());
+    flow_adam_.reset();
+    if (phase == models::Phase::Joint) flow_adam_ = std::make_unique<autodiff::Adam>(model_.flow->parameters());
+    for (int e = 0; e < o_.epochs; ++e) {
+      const auto start = std::chrono::steady_clock::now();
+      result.last = epoch(phase, check_finite, result.steps);
+      result.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      std::printf("engine %s epoch (check %s): %.3f s (loss %.4f)\n", result.phase.c_str(), check_finite ? "on" : "off",
+                  result.seconds.back(), result.last.total);
+      std::fflush(stdout);
+    }
+    return result;
+  }
+
+ private:
+  models::LossParts epoch(models::Phase phase, bool check_finite, std::int64_t& steps) {
+    const std::int64_t total = frames_.count();
+    const int d = o_.config.spib.latent_dim;
+    const double lr = (phase == models::Phase::Spib ? o_.config.spib_phase : o_.config.joint_phase).learning_rate;
+    const auto order = models::seeded_permutation(total, o_.config.seed, 10'000 + epochs_done_++);
+    autodiff::Tape tape;
+    tape.set_check_finite(check_finite);
+    models::Batch batch;
+    models::LossParts sum;
+    steps = 0;
+    for (std::int64_t start = 0; start < total; start += o_.batch, ++steps) {
+      const std::int64_t count = std::min<std::int64_t>(o_.batch, total - start);
+      gather(frames_, order.data() + start, count, batch);
+      tape.clear();
+      model_.spib->parameters().zero_grad();
+      if (flow_adam_) model_.flow->parameters().zero_grad();
+      Tensor noise = Tensor::empty({count, d});
+      fill_normal(noise, o_.config.seed, noise_stream_++);
+      const models::BatchVars vars{tape.constant(batch.inputs), tape.constant(batch.targets),
+                                   tape.constant(batch.weights), tape.constant(batch.inverse_temperature),
+                                   tape.constant(noise)};
+      const models::LossVars loss =
+          models::latf_loss(tape, *model_.spib, *model_.flow, phase, vars, o_.config.spib.beta, o_.config.flow.tau);
+      const double value = tape.value(loss.total).item();
+      LATF_REQUIRE(std::isfinite(value), "loss diverged at step ", steps);
+      tape.backward(loss.total);
+      spib_adam_->step(static_cast<float>(lr));
+      if (flow_adam_) flow_adam_->step(static_cast<float>(lr));
+      // The trainer reads all three parts back every step.
+      const double share = static_cast<double>(count) / total;
+      sum.total += share * value;
+      sum.reconstruction += share * tape.value(loss.reconstruction).item();
+      sum.prior += share * tape.value(loss.prior).item();
+    }
+    return sum;
+  }
+
+  const Options& o_;
+  const Frames& frames_;
+  models::LatfModel model_;
+  std::unique_ptr<autodiff::Adam> spib_adam_, flow_adam_;
+  std::uint64_t noise_stream_ = 1u << 20;
+  std::uint64_t epochs_done_ = 0;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void write_json(const Options& o, const Frames& frames, const std::vector<PhaseResult>& results) {
+  std::ostringstream out;
+  const models::LatfConfig& c = o.config;
+  out << "{\n  \"implementation\": \"latf-engine\",\n  \"machine\": " << machine_json()
+      << ",\n  \"command\": " << json_string(o.command) << ",\n  \"commit\": " << json_string(o.commit)
+      << ",\n  \"config\": {\"frames\": " << frames.count() << ", \"descriptors\": " << frames.descriptors()
+      << ", \"states\": " << frames.states << ", \"encoder\": \""
+      << (c.spib.encoder == models::EncoderKind::Linear ? "linear" : "nonlinear") << "\", \"latent_dim\": "
+      << c.spib.latent_dim << ", \"decoder_width\": " << c.spib.decoder_width << ", \"layers\": " << c.flow.layers
+      << ", \"hidden\": " << c.flow.hidden << ", \"batch\": " << o.batch << ", \"beta\": " << c.spib.beta
+      << ", \"tau\": " << c.flow.tau << "},\n  \"results\": [";
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const PhaseResult& r = results[i];
+    out << (i ? "," : "") << "\n    {\"phase\": \"" << r.phase << "\", \"check_finite\": " << (r.check_finite ? "true" : "false")
+        << ", \"epoch_seconds\": [";
+    for (std::size_t e = 0; e < r.seconds.size(); ++e) out << (e ? ", " : "") << r.seconds[e];
+    out << "], \"median_seconds\": " << median(r.seconds) << ", \"steps_per_epoch\": " << r.steps
+        << ", \"final_loss\": " << r.last.total << "}";
+  }
+  out << "\n  ]\n}\n";
+  std::ofstream file(o.json_path);
+  LATF_REQUIRE(file.good(), "cannot write ", o.json_path);
+  file << out.str();
+}
+
+int run(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  const Frames frames = load_frames(o.data_dir);
+  std::vector<PhaseResult> results;
+  for (const bool check : o.check_modes) {
+    // A fresh model per check mode, so both time the same trajectory of weights.
+    EpochRunner runner(o, frames);
+    for (const std::string& p : o.phases)
+      results.push_back(runner.run(p == "spib" ? models::Phase::Spib : models::Phase::Joint, check));
+  }
+  write_json(o, frames, results);
+  return 0;
+}
+
+}  // namespace
+}  // namespace latf::bench
+
+int main(int argc, char** argv) {
+  try {
+    return latf::bench::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "latf_epoch_bench: " << e.what() << "\n";
+    return 1;
+  }
+}

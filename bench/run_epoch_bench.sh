@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# One training epoch of the reference three-hole configuration on the CPU (linear encoder,
+# n = 16, L = 10, h = 16, batch 512, 1M frames, K = 10 states), engine vs PyTorch twin, both on
+# one thread and on the same data files. Builds latf_epoch_bench (Release) if needed, writes the
+# data set once (bench/peer/latf_twin.py make-data, kept under BUILD_DIR/bench/epoch_data), runs
+# the engine and then the twin, and merges both into bench/results/epoch-<hostname>-<UTC time>.json
+# with the ratio twin / engine per phase, printed at the end.
+#
+# usage: bench/run_epoch_bench.sh [BUILD_DIR] [--frames N] [--epochs N] [--twin-epochs N] [--phases spib,joint]
+#   BUILD_DIR      default build/release (configured here with -DLATF_BUILD_BENCH=ON if needed)
+#   --epochs       engine epochs per phase and check mode (median reported; default 3)
+#   --twin-epochs  twin epochs per phase (default 2)
+# Environment: PYTHON (a python with torch and numpy), JOBS, LATF_COMMIT (default: git HEAD).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+build_dir="build/release"
+frames=1000000
+epochs=3
+twin_epochs=2
+phases="spib,joint"
+while (($#)); do
+  case "$1" in
+    --frames|--epochs|--twin-epochs|--phases)
+      (($# >= 2)) || { echo "run_epoch_bench.sh: $1 needs a value" >&2; exit 1; }
+      case "$1" in
+        --frames) frames="$2" ;;
+        --epochs) epochs="$2" ;;
+        --twin-epochs) twin_epochs="$2" ;;
+        --phases) phases="$2" ;;
+      esac
+      shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -*) echo "run_epoch_bench.sh: unknown option $1" >&2; exit 1 ;;
+    *) build_dir="$1" ;;
+  esac
+  shift
+done
+
+if [[ -z "${PYTHON:-}" ]]; then
+  for candidate in /usr/bin/python3 python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c "import torch, numpy" 2>/dev/null; then
+      PYTHON="$candidate"
+      break
+    fi
+  done
+fi
+if [[ -z "${PYTHON:-}" ]] || ! "$PYTHON" -c "import torch, numpy" 2>/dev/null; then
+  echo "run_epoch_bench.sh: no python with torch and numpy found (PYTHON=${PYTHON:-unset}); set PYTHON" >&2
+  exit 1
+fi
+
+if ! grep -qs '^LATF_BUILD_BENCH:BOOL=ON' "$build_dir/CMakeCache.txt"; then
+  generator=()
+  if [[ ! -f "$build_dir/CMakeCache.txt" ]] && command -v ninja >/dev/null; then generator=(-G Ninja); fi
+  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DLATF_BUILD_BENCH=ON
+fi
+cmake --build "$build_dir" --target latf_epoch_bench -j "${JOBS:-$(nproc)}"
+
+if [[ -z "${LATF_COMMIT:-}" ]]; then
+  LATF_COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+  if [[ "$LATF_COMMIT" != unknown && -n "$(git status --porcelain 2>/dev/null)" ]]; then
+    LATF_COMMIT+="-dirty"
+  fi
+fi
+export LATF_COMMIT
+
+data="$build_dir/bench/epoch_data/$frames"
+if [[ ! -f "$data/inverse_temperature.npy" ]]; then
+  "$PYTHON" bench/peer/latf_twin.py make-data --frames "$frames" --states 10 --out "$data"
+fi
+
+stamp="$(hostname)-$(date -u +%Y%m%dT%H%M%SZ)"
+work="$build_dir/bench/runs/epoch-$stamp"
+mkdir -p "$work" bench/results
+shape=(--layers 10 --hidden 16 --width 16 --latent-dim 2 --encoder linear --batch 512 --beta 1e-4 --tau 3)
+"$build_dir/bench/latf_epoch_bench" --data "$data" --json "$work/engine.json" --phases "$phases" \
+  --epochs "$epochs" --check both "${shape[@]}"
+"$PYTHON" bench/peer/latf_twin.py epoch --data "$data" --json "$work/twin.json" --phases "$phases" \
+  --epochs "$twin_epochs" --threads 1 "${shape[@]}"
+
+out="bench/results/epoch-$stamp.json"
+"$PYTHON" - "$work/engine.json" "$work/twin.json" "$out" "$0 $*" <<'EOF'
+import json, sys
+engine, twin = (json.load(open(p)) for p in sys.argv[1:3])
+comparison = []
+for t in twin["results"]:
+    for e in engine["results"]:
+        if e["phase"] != t["phase"]:
+            continue
+        ratio = t["median_seconds"] / e["median_seconds"]
+        comparison.append({"phase": t["phase"], "engine_check_finite": e["check_finite"],
+                           "engine_seconds": e["median_seconds"], "twin_seconds": t["median_seconds"],
+                           "speedup": ratio, "meets_10x": ratio >= 10.0})
+document = {"benchmark": "one training epoch, three-hole reference configuration, CPU, 1 thread",
+            "command": sys.argv[4], "commit": engine["commit"], "machine": engine["machine"],
+            "torch": twin["machine"]["torch"], "comparison": comparison, "engine": engine, "twin": twin}
+with open(sys.argv[3], "w") as f:
+    json.dump(document, f, indent=2)
+for c in comparison:
+    print(f"{c['phase']} epoch ({engine['config']['frames']} frames, batch {engine['config']['batch']}): "
+          f"engine {c['engine_seconds']:.2f} s (check mode {'on' if c['engine_check_finite'] else 'off'}), "
+          f"torch {c['twin_seconds']:.2f} s, speedup {c['speedup']:.1f}x")
+print(f"wrote {sys.argv[3]}")
+EOF
