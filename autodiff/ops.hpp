@@ -47,6 +47,9 @@ Var weighted_sum(Tape& tape, Var x, Var weights, double scale = 1.0);
 // (1/N) Σ_i w_i x_i with N = number of elements of x.
 Var weighted_mean(Tape& tape, Var x, Var weights);
 
+// scale · sigmoid(x), elementwise.
+Var scaled_sigmoid(Tape& tape, Var x, double scale);
+
 // alpha·a + beta·b, elementwise (same shapes).
 Var axpby(Tape& tape, double alpha, Var a, double beta, Var b);
 

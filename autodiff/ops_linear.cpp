@@ -1,6 +1,7 @@
 #include "autodiff/ops.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/linear.hpp"
+#include "kernels/sigmoid.hpp"
 
 namespace latf::autodiff {
 
@@ -23,6 +24,12 @@ void axpby_backward_rule(Tape& tape, const Node& node) {
   if (db.defined()) kernels::accumulate_scaled(node.reals[1], dout, db);
 }
 
+void scaled_sigmoid_backward_rule(Tape& tape, const Node& node) {
+  Tensor dx = tape.gradient_sink(node.inputs[0]);
+  if (dx.defined())
+    kernels::scaled_sigmoid_backward(tape.value(node.outputs[0]), node.reals[0], tape.grad(node.outputs[0]), dx);
+}
+
 }  // namespace
 
 Var linear(Tape& tape, Var x, Var weight, Var bias, kernels::Activation act, float alpha) {
@@ -40,6 +47,24 @@ Var linear(Tape& tape, Var x, Var weight, Var bias, kernels::Activation act, flo
     node.outputs = {out};
     node.integers[0] = static_cast<std::int64_t>(act);
     node.reals[0] = alpha;
+    tape.record(node);
+  }
+  return out;
+}
+
+Var scaled_sigmoid(Tape& tape, Var x, double scale) {
+  const Tensor& xv = tape.value(x);
+  Tensor y = Tensor::empty(xv.shape(), xv.device(), xv.dtype());
+  kernels::scaled_sigmoid_forward(xv, scale, y);
+  const bool record = tape.should_record({x});
+  Var out = tape.output(y, record, "output of scaled_sigmoid");
+  if (record) {
+    Node node;
+    node.name = "scaled_sigmoid";
+    node.backward = scaled_sigmoid_backward_rule;
+    node.inputs = {x};
+    node.outputs = {out};
+    node.reals[0] = scale;
     tape.record(node);
   }
   return out;

@@ -9,7 +9,7 @@
 # usage: bench/run_epoch_bench.sh [BUILD_DIR] [--frames N] [--epochs N] [--twin-epochs N] [--phases spib,joint]
 #   BUILD_DIR      default build/release (configured here with -DLATF_BUILD_BENCH=ON if needed)
 #   --epochs       engine epochs per phase and check mode (median reported; default 3)
-#   --twin-epochs  twin epochs per phase (default 2)
+#   --twin-epochs  twin epochs per phase and Adam variant (default 2)
 # Environment: PYTHON (a python with torch and numpy), JOBS, LATF_COMMIT (default: git HEAD).
 set -euo pipefail
 
@@ -83,25 +83,31 @@ shape=(--layers 10 --hidden 16 --width 16 --latent-dim 2 --encoder linear --batc
 
 out="bench/results/epoch-$stamp.json"
 "$PYTHON" - "$work/engine.json" "$work/twin.json" "$out" "$0 $*" <<'EOF'
-import json, sys
+import json, os, sys
 engine, twin = (json.load(open(p)) for p in sys.argv[1:3])
 comparison = []
-for t in twin["results"]:
-    for e in engine["results"]:
-        if e["phase"] != t["phase"]:
-            continue
-        ratio = t["median_seconds"] / e["median_seconds"]
-        comparison.append({"phase": t["phase"], "engine_check_finite": e["check_finite"],
-                           "engine_seconds": e["median_seconds"], "twin_seconds": t["median_seconds"],
-                           "speedup": ratio, "meets_10x": ratio >= 10.0})
-document = {"benchmark": "one training epoch, three-hole reference configuration, CPU, 1 thread",
+for phase in dict.fromkeys(r["phase"] for r in engine["results"]):
+    # Against the faster of the twin's two Adam variants, so the ratio is not flattered.
+    peer = min((t for t in twin["results"] if t["phase"] == phase), key=lambda t: t["median_cpu_seconds"])
+    for e in (e for e in engine["results"] if e["phase"] == phase):
+        comparison.append({
+            "phase": phase, "engine_check_finite": e["check_finite"], "twin_adam_foreach": peer["adam_foreach"],
+            "engine_seconds": e["median_seconds"], "twin_seconds": peer["median_seconds"],
+            "engine_cpu_seconds": e["median_cpu_seconds"], "twin_cpu_seconds": peer["median_cpu_seconds"],
+            "speedup": peer["median_seconds"] / e["median_seconds"],
+            "speedup_cpu": peer["median_cpu_seconds"] / e["median_cpu_seconds"]})
+        comparison[-1]["meets_10x"] = min(comparison[-1]["speedup"], comparison[-1]["speedup_cpu"]) >= 10.0
+document = {"benchmark": "one training epoch, three-hole reference configuration, CPU, 1 thread each",
             "command": sys.argv[4], "commit": engine["commit"], "machine": engine["machine"],
-            "torch": twin["machine"]["torch"], "comparison": comparison, "engine": engine, "twin": twin}
+            "torch": twin["machine"]["torch"], "load_average_after": list(os.getloadavg()),
+            "comparison": comparison, "engine": engine, "twin": twin}
 with open(sys.argv[3], "w") as f:
     json.dump(document, f, indent=2)
 for c in comparison:
-    print(f"{c['phase']} epoch ({engine['config']['frames']} frames, batch {engine['config']['batch']}): "
-          f"engine {c['engine_seconds']:.2f} s (check mode {'on' if c['engine_check_finite'] else 'off'}), "
-          f"torch {c['twin_seconds']:.2f} s, speedup {c['speedup']:.1f}x")
+    print(f"{c['phase']} epoch ({engine['config']['frames']} frames, batch {engine['config']['batch']}), "
+          f"engine check mode {'on ' if c['engine_check_finite'] else 'off'}: "
+          f"engine {c['engine_seconds']:.2f} s (cpu {c['engine_cpu_seconds']:.2f} s), "
+          f"torch {c['twin_seconds']:.2f} s (cpu {c['twin_cpu_seconds']:.2f} s): "
+          f"speedup {c['speedup']:.1f}x wall, {c['speedup_cpu']:.1f}x cpu")
 print(f"wrote {sys.argv[3]}")
 EOF

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -65,6 +66,7 @@ json phase_json(const PhaseConfig& p) {
 json config_json(const LatfConfig& c) {
   json spib = {{"encoder", encoder_name(c.spib.encoder)}, {"latent_dim", c.spib.latent_dim},
                {"encoder_width", c.spib.encoder_width},  {"decoder_width", c.spib.decoder_width},
+               {"input_dependent_variance", c.spib.input_dependent_variance},
                {"beta", c.spib.beta},                    {"initial_states", c.spib.initial_states}};
   json flow = {{"layers", c.flow.layers}, {"hidden", c.flow.hidden}, {"tau", c.flow.tau},
                {"scale_clamp", c.flow.scale_clamp}};
@@ -186,6 +188,11 @@ class Field {
     return v;
   }
 
+  bool boolean() const {
+    if (!value_->is_boolean()) bad("expected true or false, got ", value_->dump());
+    return value_->get<bool>();
+  }
+
   const std::string& text() const {
     if (!value_->is_string()) bad("expected a string, got ", value_->dump());
     return value_->get_ref<const std::string&>();
@@ -223,6 +230,7 @@ LatfConfig read_config(const Field& f) {
   c.spib.latent_dim = spib["latent_dim"].int32();
   c.spib.encoder_width = spib["encoder_width"].int32();
   c.spib.decoder_width = spib["decoder_width"].int32();
+  c.spib.input_dependent_variance = spib["input_dependent_variance"].boolean();
   c.spib.beta = spib["beta"].number();
   c.spib.initial_states = spib["initial_states"].int32();
   const Field flow = f["flow"];
@@ -319,7 +327,9 @@ class Loader {
 
   void read_file() {
     std::error_code error;
-    if (!std::filesystem::is_regular_file(path_, error)) bad("no such file (or not a regular file)");
+    const auto status = std::filesystem::status(path_, error);
+    if (!std::filesystem::exists(status)) bad("no such file");
+    if (!std::filesystem::is_regular_file(status)) bad("not a regular file");
     std::ifstream in(path_, std::ios::binary);
     if (!in) bad("cannot open the file for reading");
     bytes_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -340,8 +350,8 @@ class Loader {
       bad("unsupported format version ", version_, " (this engine reads version ", kCheckpointVersion, ")");
     std::memcpy(&header_length_, bytes_.data() + sizeof(kMagic) + sizeof(version_), sizeof(header_length_));
     if (header_length_ > size - kPreamble)
-      bad("truncated: the header needs ", header_length_, " bytes after the preamble, the file has ",
-          size - kPreamble);
+      bad("truncated: the header needs ", header_length_, " bytes after the preamble, only ", size - kPreamble,
+          " follow it");
   }
 
   void parse_header() {
@@ -373,8 +383,9 @@ class Loader {
     const double needed =
         sizeof(float) * (double(states) * descriptors + width * width + encoder + c.flow.layers * (hidden * hidden + d));
     if (needed > static_cast<double>(data_size_))
-      bad("the data section (", data_size_, " bytes) is too small for the model its header describes (at least ",
-          needed, " bytes): a size in the header is corrupt");
+      bad("the data section (", data_size_, " bytes) is too small for the model its header describes (D = ",
+          descriptors, ", K = ", states, ", at least ", std::fixed, std::setprecision(0), needed,
+          " bytes): a size in the header is corrupt");
   }
 
   LatfModel build_model(const Field& f, const LatfConfig& config) {

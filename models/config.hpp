@@ -13,6 +13,9 @@ struct SpibConfig {
   int latent_dim = 2;                         // d
   int encoder_width = 16;                     // n1 (nonlinear encoder only)
   int decoder_width = 16;                     // n2
+  // false: one learned scalar log σ² (the reference); true: SPIB's input-dependent head
+  // log σ²(x) = −10·sigmoid(Linear(h)), h = the encoder's last hidden layer (x for a linear encoder).
+  bool input_dependent_variance = false;
   double beta = 1e-4;                         // weight of the prior term
   int initial_states = 100;                   // K0 for k-means when no labels are given
 };

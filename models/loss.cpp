@@ -12,15 +12,15 @@ const char* phase_name(Phase phase) { return phase == Phase::Spib ? "spib" : "jo
 LossVars latf_loss(Tape& tape, const SpibModel& spib, const RealNvp& flow, Phase phase, const BatchVars& batch,
                    double beta, double tau) {
   LossVars loss;
-  Var mean = spib.encode_mean(tape, batch.inputs);
-  Var log_variance = spib.log_variance(tape);
-  Var u = autodiff::reparameterize(tape, mean, log_variance, batch.noise);
+  const SpibModel::Encoding encoding = spib.encode(tape, batch.inputs);
+  Var u = autodiff::reparameterize(tape, encoding.mean, encoding.log_variance, batch.noise);
   loss.reconstruction =
       autodiff::weighted_cross_entropy(tape, spib.decode_logits(tape, u), batch.targets, batch.weights);
   if (phase == Phase::Spib) {
-    Var pseudo_means = spib.encode_mean(tape, spib.pseudo_inputs(tape));
-    Var log_q = autodiff::gaussian_log_density(tape, u, mean, log_variance);
-    Var log_r = autodiff::vamp_log_density(tape, u, pseudo_means, log_variance, spib.mixture_logits(tape));
+    // VampPrior components: the encoder's Gaussians at the pseudo-inputs.
+    const SpibModel::Encoding components = spib.encode(tape, spib.pseudo_inputs(tape));
+    Var log_q = autodiff::gaussian_log_density(tape, u, encoding.mean, encoding.log_variance);
+    Var log_r = autodiff::vamp_log_density(tape, u, components.mean, components.log_variance, spib.mixture_logits(tape));
     loss.prior = autodiff::weighted_mean(tape, autodiff::axpby(tape, 1.0, log_q, -1.0, log_r), batch.weights);
   } else {
     const FlowOutputs f = flow.normalize(tape, u);

@@ -19,7 +19,12 @@ SpibModel::SpibModel(const SpibShape& shape, const Device& device) : shape_(shap
     encoder_.push_back(declare_linear(params_, "encoder.1", c.encoder_width, c.encoder_width));
     encoder_.push_back(declare_linear(params_, "encoder.2", c.encoder_width, c.latent_dim));
   }
-  log_variance_ = params_.declare("log_variance", {1});
+  if (c.input_dependent_variance) {
+    const int features = c.encoder == EncoderKind::Linear ? shape.inputs : c.encoder_width;
+    variance_head_ = declare_linear(params_, "log_variance_head", features, c.latent_dim);
+  } else {
+    log_variance_ = params_.declare("log_variance", {1});
+  }
   decoder_.push_back(declare_linear(params_, "decoder.0", c.latent_dim, c.decoder_width));
   decoder_.push_back(declare_linear(params_, "decoder.1", c.decoder_width, c.decoder_width));
   decoder_.push_back(declare_linear(params_, "decoder.2", c.decoder_width, shape.states));
@@ -32,20 +37,23 @@ SpibModel::SpibModel(const SpibShape& shape, const Device& device, std::uint64_t
   std::uint64_t stream = 100;
   for (const LinearIndices& layer : encoder_) init_linear(params_, layer, seed, stream++);
   for (const LinearIndices& layer : decoder_) init_linear(params_, layer, seed, stream++);
+  if (variance_head_.weight >= 0) init_linear(params_, variance_head_, seed, stream++);
   // Pseudo-inputs start as standard normal-ish points in the normalised descriptor space; the
   // first refinement resets them to representative frames.
   init_uniform(params_, pseudo_inputs_, -1.0, 1.0, seed, stream++);
 }
 
-Var SpibModel::encode_mean(Tape& tape, Var x) const {
-  for (std::size_t i = 0; i < encoder_.size(); ++i) {
-    const bool last = i + 1 == encoder_.size();
-    x = apply_linear(tape, params_, encoder_[i], x, last ? Activation::Identity : Activation::ReLU);
-  }
-  return x;
+SpibModel::Encoding SpibModel::encode(Tape& tape, Var x) const {
+  Var features = x;  // the last hidden layer (the input itself for a linear encoder)
+  for (std::size_t i = 0; i + 1 < encoder_.size(); ++i)
+    features = apply_linear(tape, params_, encoder_[i], features, Activation::ReLU);
+  Encoding e;
+  e.mean = apply_linear(tape, params_, encoder_.back(), features);
+  e.log_variance = variance_head_.weight >= 0
+                       ? autodiff::scaled_sigmoid(tape, apply_linear(tape, params_, variance_head_, features), -10.0)
+                       : bind(tape, params_, log_variance_);
+  return e;
 }
-
-Var SpibModel::log_variance(Tape& tape) const { return bind(tape, params_, log_variance_); }
 
 Var SpibModel::decode_logits(Tape& tape, Var u) const {
   u = apply_linear(tape, params_, decoder_[0], u, Activation::ReLU);

@@ -25,8 +25,12 @@ class SpibModel {
   autodiff::ParameterSet& parameters() { return params_; }
   const autodiff::ParameterSet& parameters() const { return params_; }
 
-  autodiff::Var encode_mean(autodiff::Tape& tape, autodiff::Var x) const;       // [B, d]
-  autodiff::Var log_variance(autodiff::Tape& tape) const;                       // [1]
+  struct Encoding {
+    autodiff::Var mean;          // [B, d]
+    autodiff::Var log_variance;  // [1] (scalar option) or [B, d] (input-dependent option)
+  };
+  Encoding encode(autodiff::Tape& tape, autodiff::Var x) const;
+  autodiff::Var encode_mean(autodiff::Tape& tape, autodiff::Var x) const { return encode(tape, x).mean; }
   autodiff::Var decode_logits(autodiff::Tape& tape, autodiff::Var u) const;     // [B, K] (before log-softmax)
   autodiff::Var pseudo_inputs(autodiff::Tape& tape) const;                      // [K, D]
   autodiff::Var mixture_logits(autodiff::Tape& tape) const;                     // [K]
@@ -44,6 +48,7 @@ class SpibModel {
   autodiff::ParameterSet params_;
   std::vector<LinearIndices> encoder_, decoder_;
   int log_variance_ = -1, pseudo_inputs_ = -1, mixture_logits_ = -1;
+  LinearIndices variance_head_;  // input-dependent option only
 };
 
 }  // namespace latf::models

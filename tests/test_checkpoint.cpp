@@ -99,6 +99,7 @@ void expect_same_config(const LatfConfig& a, const LatfConfig& b) {
   EXPECT_EQ(a.spib.latent_dim, b.spib.latent_dim);
   EXPECT_EQ(a.spib.encoder_width, b.spib.encoder_width);
   EXPECT_EQ(a.spib.decoder_width, b.spib.decoder_width);
+  EXPECT_EQ(a.spib.input_dependent_variance, b.spib.input_dependent_variance);
   EXPECT_EQ(a.spib.beta, b.spib.beta);
   EXPECT_EQ(a.spib.initial_states, b.spib.initial_states);
   EXPECT_EQ(a.flow.layers, b.flow.layers);
@@ -150,7 +151,9 @@ void expect_same_outputs(const Outputs& a, const Outputs& b) {
   EXPECT_EQ(bits(a.logits), bits(b.logits));
   EXPECT_EQ(bits(a.z), bits(b.z));
   ASSERT_EQ(a.log_det.defined(), b.log_det.defined());
-  if (a.log_det.defined()) EXPECT_EQ(bits(a.log_det), bits(b.log_det));
+  if (a.log_det.defined()) {
+    EXPECT_EQ(bits(a.log_det), bits(b.log_det));
+  }
 }
 
 // A fresh directory per test, removed afterwards.
@@ -294,20 +297,23 @@ struct ShapeCase {
   int descriptors, states;
   models::EncoderKind encoder;
   int latent, layers;
+  bool input_dependent_variance;
 };
 
 TEST(Checkpoint, FilesOfOtherShapesLoadWithTheirShapes) {
   TempDir dir;
-  const ShapeCase cases[] = {{1, 2, models::EncoderKind::Linear, 1, 1},
-                             {3, 9, models::EncoderKind::Linear, 2, 10},
-                             {11, 2, models::EncoderKind::Nonlinear, 4, 2},
-                             {2, 3, models::EncoderKind::Nonlinear, 2, 0}};  // no flow layers at all
+  const ShapeCase cases[] = {{1, 2, models::EncoderKind::Linear, 1, 1, false},
+                             {3, 9, models::EncoderKind::Linear, 2, 10, true},
+                             {11, 2, models::EncoderKind::Nonlinear, 4, 2, true},
+                             {2, 3, models::EncoderKind::Nonlinear, 2, 0, false}};  // no flow layers at all
   for (const ShapeCase& c : cases) {
-    SCOPED_TRACE(concat("D = ", c.descriptors, ", K = ", c.states, ", d = ", c.latent, ", L = ", c.layers));
+    SCOPED_TRACE(concat("D = ", c.descriptors, ", K = ", c.states, ", d = ", c.latent, ", L = ", c.layers,
+                        c.input_dependent_variance ? ", log σ²(x)" : ", scalar log σ²"));
     LatfConfig config = odd_config();
     config.spib.encoder = c.encoder;
     config.spib.latent_dim = c.latent;
     config.flow.layers = c.layers;
+    config.spib.input_dependent_variance = c.input_dependent_variance;
     const LatfModel model = perturbed_model(config, c.descriptors, c.states, 40);
     const std::string path = dir.file(concat("m", c.descriptors, "_", c.states, ".latf"));
     models::save_checkpoint(path, model);
@@ -425,7 +431,7 @@ TEST(Checkpoint, FileHasTheDocumentedLayout) {
   models::save_checkpoint(dir.file("m"), model, {{"k", "v"}}, nullptr, &adam);
   const std::string bytes = read_bytes(dir.file("m"));
   ASSERT_EQ(bytes.substr(0, 8), "LATFCKPT");
-  const Parts parts = split(bytes);
+  Parts parts = split(bytes);
   EXPECT_EQ(parts.version, 1u);
   EXPECT_EQ(bytes[20], '{');
   const Json& h = parts.header;
@@ -663,6 +669,8 @@ TEST_F(CheckpointDamage, MissingKeysAreNamedByTheirPath) {
 TEST_F(CheckpointDamage, WrongTypesAndValues) {
   write_edited([](Parts& p) { p.header["model"]["states"] = "four"; });
   expect_rejected(path_, {"model.states", "expected an integer"});
+  write_edited([](Parts& p) { p.header["config"]["spib"]["input_dependent_variance"] = 1; });
+  expect_rejected(path_, {"config.spib.input_dependent_variance", "expected true or false"});
   write_edited([](Parts& p) { p.header["config"]["spib"]["encoder"] = "conv"; });
   expect_rejected(path_, {"config.spib.encoder", "conv"});
   write_edited([](Parts& p) { p.header["config"]["lag"] = 0; });
@@ -754,6 +762,7 @@ TEST_F(CheckpointDamage, NonFiniteValuesNameTheTensor) {
 TEST_F(CheckpointDamage, MissingFileAndDirectory) {
   const std::string missing = dir_.file("nothing_here.latf");
   expect_rejected(missing, {"no such file"});
+  expect_rejected(dir_.file("nothing_here/x.latf"), {"no such file"});
   fs::create_directory(dir_.file("folder.latf"));
   expect_rejected(dir_.file("folder.latf"), {"not a regular file"});
 }

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "models/dataset.hpp"
+#include "models/evaluation.hpp"
 #include "models/inference.hpp"
 #include "models/prior.hpp"
 #include "models/realnvp.hpp"
@@ -144,6 +145,38 @@ TEST(SpibModel, ShapesAndStateShrinking) {
   EXPECT_THROW(model.with_states({2}), InvalidArgument);
 }
 
+TEST(SpibModel, InputDependentVarianceOption) {
+  for (auto kind : {models::EncoderKind::Linear, models::EncoderKind::Nonlinear}) {
+    models::SpibShape shape{3, 4, {}};
+    shape.config.encoder = kind;
+    shape.config.input_dependent_variance = true;
+    models::SpibModel model(shape, Device::cpu(), 3);
+    EXPECT_THROW(model.parameters().index("log_variance"), InvalidArgument);
+    autodiff::Tape tape;
+    const auto e = model.encode(tape, tape.constant(testing::random_tensor({6, 3}, 1)));
+    ASSERT_EQ(tape.value(e.log_variance).shape(), (Shape{6, 2}));
+    for (float v : tape.value(e.log_variance).to_vector()) {
+      EXPECT_LT(v, 0.f);  // −10·sigmoid(·) ∈ (−10, 0)
+      EXPECT_GT(v, -10.f);
+    }
+  }
+  // The whole loss trains with the option on (both phases).
+  DatasetOptions options;
+  options.lag = 2;
+  Dataset ds = Dataset::build({ramp(300, 1.0, "a"), ramp(300, 2.0, "b")}, options);
+  models::LatfConfig config;
+  config.lag = 2;
+  config.spib.input_dependent_variance = true;
+  config.spib.encoder = models::EncoderKind::Nonlinear;
+  config.spib_phase = {64, 1e-3, 0.99, 1e-3, 2, 0, 4};
+  config.joint_phase = {64, 1e-3, 0.99, 1e-3, 2, 0, 3};
+  config.flow.layers = 2;
+  models::Trainer trainer(config, ds, Device::cpu());
+  trainer.train();
+  EXPECT_TRUE(std::isfinite(trainer.history().back().train.total));
+  EXPECT_LT(trainer.history().back().train.reconstruction, trainer.history().front().train.reconstruction);
+}
+
 TEST(RealNvp, StartsAsIdentityAndInvertsAfterTraining) {
   models::FlowConfig config;
   config.layers = 6;
@@ -240,6 +273,12 @@ TEST(LatfEndToEnd, ThreeHoleWellsBecomeTheStates) {
   }
   std::sort(majority.begin(), majority.end());
   EXPECT_EQ(std::unique(majority.begin(), majority.end()) - majority.begin(), 3) << rounds;
+  // Three metastable states at lag 10 make a good Markov model: GMRQ (3 eigenvalues, the
+  // first exactly 1) well above 2 on the held-out end of each trajectory.
+  const auto scores = models::state_gmrq(ds);
+  EXPECT_GT(scores.train_score, 2.0) << rounds;
+  EXPECT_GT(scores.validation_score, 2.0) << rounds;
+  EXPECT_LE(scores.train_score, 3.0 + 1e-9);
   // Encoding raw frames gives probabilities that sum to 1 and labels at their argmax.
   const Tensor some = frames.view(0, {500, 2}).clone();
   const models::EncodedFrames encoded = models::encode_frames(trainer.model(), some);

@@ -249,26 +249,32 @@ def run_epoch(spib, flow, optimizer, phase, data, batch, beta, tau, generator):
 
 def epoch_bench(args):
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
     load = lambda name: torch.from_numpy(np.load(os.path.join(args.data, name + ".npy")))
     x, labels = load("inputs"), load("labels")
     states = int(labels.max()) + 1
     data = (x, F.one_hot(labels, states).float(), load("weights"), load("inverse_temperature"))
-    spib = Spib(x.shape[1], states, args.latent_dim, args.encoder, args.width, args.width)
-    flow = RealNvp(args.latent_dim, args.layers, args.hidden)
-    generator = torch.Generator().manual_seed(1)
     results = []
-    for phase in args.phases.split(","):
-        params = list(spib.parameters()) + (list(flow.parameters()) if phase == "joint" else [])
-        optimizer = torch.optim.Adam(params, lr=1e-3, foreach=args.foreach)
-        seconds = []
-        for _ in range(args.epochs):
-            start = time.perf_counter()
-            loss = run_epoch(spib, flow, optimizer, phase, data, args.batch, args.beta, args.tau, generator)
-            seconds.append(time.perf_counter() - start)
-            print(f"twin {phase} epoch: {seconds[-1]:.3f} s (loss {loss:.4f})", flush=True)
-        results.append({"phase": phase, "epoch_seconds": seconds, "median_seconds": statistics.median(seconds),
-                        "steps_per_epoch": -(-x.shape[0] // args.batch), "final_loss": loss})
+    for foreach in {"off": [False], "on": [True], "both": [True, False]}[args.foreach]:
+        # Fresh weights per optimizer variant, so both time the same trajectory.
+        torch.manual_seed(0)
+        spib = Spib(x.shape[1], states, args.latent_dim, args.encoder, args.width, args.width)
+        flow = RealNvp(args.latent_dim, args.layers, args.hidden)
+        generator = torch.Generator().manual_seed(1)
+        for phase in args.phases.split(","):
+            params = list(spib.parameters()) + (list(flow.parameters()) if phase == "joint" else [])
+            optimizer = torch.optim.Adam(params, lr=1e-3, foreach=foreach)
+            seconds, cpu_seconds = [], []
+            for _ in range(args.epochs):
+                start, cpu_start = time.perf_counter(), time.process_time()
+                loss = run_epoch(spib, flow, optimizer, phase, data, args.batch, args.beta, args.tau, generator)
+                seconds.append(time.perf_counter() - start)
+                cpu_seconds.append(time.process_time() - cpu_start)
+                print(f"twin {phase} epoch (Adam foreach={foreach}): {seconds[-1]:.3f} s, cpu {cpu_seconds[-1]:.3f} s "
+                      f"(loss {loss:.4f})", flush=True)
+            results.append({"phase": phase, "adam_foreach": foreach, "epoch_seconds": seconds,
+                            "median_seconds": statistics.median(seconds), "epoch_cpu_seconds": cpu_seconds,
+                            "median_cpu_seconds": statistics.median(cpu_seconds),
+                            "steps_per_epoch": -(-x.shape[0] // args.batch), "final_loss": loss})
     document = {
         "implementation": "pytorch-twin",
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
@@ -278,7 +284,7 @@ def epoch_bench(args):
         "config": {"frames": int(x.shape[0]), "descriptors": int(x.shape[1]), "states": states,
                    "encoder": args.encoder, "latent_dim": args.latent_dim, "decoder_width": args.width,
                    "layers": args.layers, "hidden": args.hidden, "batch": args.batch, "beta": args.beta,
-                   "tau": args.tau, "adam_foreach": args.foreach},
+                   "tau": args.tau},
         "results": results,
     }
     with open(args.json, "w") as f:
@@ -306,7 +312,9 @@ def main():
     epoch.add_argument("--batch", type=int, default=512)
     epoch.add_argument("--beta", type=float, default=1e-4)
     epoch.add_argument("--tau", type=float, default=3.0)
-    epoch.add_argument("--foreach", action="store_true", help="torch.optim.Adam(foreach=True)")
+    epoch.add_argument("--foreach", default="both", choices=["off", "on", "both"],
+                       help="torch.optim.Adam(foreach=...): the per-tensor loop (the default in torch 1.13 on "
+                            "the CPU), the multi-tensor kernels, or both")
     args = parser.parse_args()
     if args.command == "make-data":
         make_data(args.frames, args.states, args.out)
