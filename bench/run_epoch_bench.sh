@@ -4,7 +4,9 @@
 # one thread and on the same data files. Builds latf_epoch_bench (Release) if needed, writes the
 # data set once (bench/peer/latf_twin.py make-data, kept under BUILD_DIR/bench/epoch_data), runs
 # the engine and then the twin, and merges both into bench/results/epoch-<hostname>-<UTC time>.json
-# with the ratio twin / engine per phase, printed at the end.
+# with the ratio twin / engine per phase, printed at the end: wall time and process CPU time (the
+# steadier one on a shared machine), the engine with and without the tape's check mode (on is the
+# trainer's CPU setting), against the faster of the twin's two Adam variants.
 #
 # usage: bench/run_epoch_bench.sh [BUILD_DIR] [--frames N] [--epochs N] [--twin-epochs N] [--phases spib,joint]
 #   BUILD_DIR      default build/release (configured here with -DLATF_BUILD_BENCH=ON if needed)
@@ -13,6 +15,7 @@
 # Environment: PYTHON (a python with torch and numpy), JOBS, LATF_COMMIT (default: git HEAD).
 set -euo pipefail
 
+command_line="$0 $*"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
@@ -32,7 +35,7 @@ while (($#)); do
         --phases) phases="$2" ;;
       esac
       shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     -*) echo "run_epoch_bench.sh: unknown option $1" >&2; exit 1 ;;
     *) build_dir="$1" ;;
   esac
@@ -82,7 +85,7 @@ shape=(--layers 10 --hidden 16 --width 16 --latent-dim 2 --encoder linear --batc
   --epochs "$twin_epochs" --threads 1 "${shape[@]}"
 
 out="bench/results/epoch-$stamp.json"
-"$PYTHON" - "$work/engine.json" "$work/twin.json" "$out" "$0 $*" <<'EOF'
+"$PYTHON" - "$work/engine.json" "$work/twin.json" "$out" "$command_line" <<'EOF'
 import json, os, sys
 engine, twin = (json.load(open(p)) for p in sys.argv[1:3])
 comparison = []

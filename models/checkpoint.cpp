@@ -64,12 +64,15 @@ json phase_json(const PhaseConfig& p) {
 }
 
 json config_json(const LatfConfig& c) {
-  json spib = {{"encoder", encoder_name(c.spib.encoder)}, {"latent_dim", c.spib.latent_dim},
-               {"encoder_width", c.spib.encoder_width},  {"decoder_width", c.spib.decoder_width},
+  json spib = {{"encoder", encoder_name(c.spib.encoder)},
+               {"latent_dim", c.spib.latent_dim},
+               {"encoder_width", c.spib.encoder_width},
+               {"decoder_width", c.spib.decoder_width},
                {"input_dependent_variance", c.spib.input_dependent_variance},
-               {"beta", c.spib.beta},                    {"initial_states", c.spib.initial_states}};
-  json flow = {{"layers", c.flow.layers}, {"hidden", c.flow.hidden}, {"tau", c.flow.tau},
-               {"scale_clamp", c.flow.scale_clamp}};
+               {"beta", c.spib.beta},
+               {"initial_states", c.spib.initial_states}};
+  json flow = {
+      {"layers", c.flow.layers}, {"hidden", c.flow.hidden}, {"tau", c.flow.tau}, {"scale_clamp", c.flow.scale_clamp}};
   return {{"lag", c.lag},
           {"reference_temperature", c.reference_temperature},
           {"validation_fraction", c.validation_fraction},
@@ -98,8 +101,8 @@ class BlobWriter {
 
   // `flat` holds one value per scalar of `params` (the values or an optimizer moment).
   void add_group(const std::string& group, const autodiff::ParameterSet& params, const Tensor& flat) {
-    LATF_REQUIRE(flat.dtype() == DType::Float32, "cannot write checkpoint '", path_, "': group '", group,
-                 "' is ", dtype_name(flat.dtype()), ", only float32 is stored");
+    LATF_REQUIRE(flat.dtype() == DType::Float32, "cannot write checkpoint '", path_, "': group '", group, "' is ",
+                 dtype_name(flat.dtype()), ", only float32 is stored");
     LATF_REQUIRE(flat.numel() == params.size(), "cannot write checkpoint '", path_, "': group '", group, "' has ",
                  flat.numel(), " values for ", params.size(), " parameters (optimizer of another model?)");
     const std::vector<float> values = flat.to_vector();
@@ -253,8 +256,8 @@ std::vector<float> read_floats(const Field& f, std::size_t expected) {
 // The destination of one tensor group while loading.
 struct GroupTarget {
   const autodiff::ParameterSet* params = nullptr;
-  std::vector<float> values;            // flat, filled blob by blob
-  std::vector<bool> seen;               // per parameter
+  std::vector<float> values;  // flat, filled blob by blob
+  std::vector<bool> seen;     // per parameter
 };
 
 class Loader {
@@ -283,38 +286,28 @@ class Loader {
     groups[kSpib].params = &result.model.spib->parameters();
     groups[kFlow].params = &result.model.flow->parameters();
     const Field optimizers = root["optimizers"];
-    if (!optimizers.json_value().is_object()) optimizers.bad("expected a JSON object, got ", optimizers.json_value().dump());
+    if (!optimizers.json_value().is_object())
+      optimizers.bad("expected a JSON object, got ", optimizers.json_value().dump());
     for (const auto& [name, value] : optimizers.json_value().items())
       if (name != kSpib && name != kFlow) optimizers.bad("unknown optimizer '", name, "' (expected spib or flow)");
-    for (const char* network : {kSpib, kFlow}) {
+    std::optional<OptimizerState>* states[] = {&result.spib_optimizer, &result.flow_optimizer};
+    for (int n = 0; n < 2; ++n) {
+      const char* network = n == 0 ? kSpib : kFlow;
       if (!optimizers.has(network)) continue;
+      *states[n] = read_optimizer(optimizers[network], network);
       groups[moment_group(network, 'm')].params = groups[network].params;
       groups[moment_group(network, 'v')].params = groups[network].params;
     }
     read_tensors(root["tensors"], groups);
 
-    for (const char* network : {kSpib, kFlow}) {
-      const autodiff::ParameterSet& params = *groups[network].params;
-      Tensor flat = params.flat_values();
+    for (int n = 0; n < 2; ++n) {
+      const char* network = n == 0 ? kSpib : kFlow;
+      Tensor flat = groups[network].params->flat_values();
       flat.copy_from(Tensor::from_vector(groups[network].values, flat.shape(), device_));
-      if (!optimizers.has(network)) continue;
-      const Field saved = optimizers[network];
-      OptimizerState state;
-      state.steps = saved["steps"].integer(0, INT64_MAX);
-      const Field c = saved["config"];
-      state.config.learning_rate = static_cast<float>(c["learning_rate"].number());
-      state.config.beta1 = static_cast<float>(c["beta1"].number());
-      state.config.beta2 = static_cast<float>(c["beta2"].number());
-      state.config.epsilon = static_cast<float>(c["epsilon"].number());
-      state.config.weight_decay = static_cast<float>(c["weight_decay"].number());
-      try {
-        kernels::validate(state.config);
-      } catch (const InvalidArgument& e) {
-        bad("invalid ", network, " optimizer config: ", e.what());
-      }
+      if (!states[n]->has_value()) continue;
+      OptimizerState& state = **states[n];
       state.first_moment = Tensor::from_vector(groups[moment_group(network, 'm')].values, flat.shape(), device_);
       state.second_moment = Tensor::from_vector(groups[moment_group(network, 'v')].values, flat.shape(), device_);
-      (network == std::string(kSpib) ? result.spib_optimizer : result.flow_optimizer) = std::move(state);
     }
     return result;
   }
@@ -370,8 +363,8 @@ class Loader {
     if (size < data_start_ || data_size > size - data_start_)
       bad("truncated: ", size, " bytes, the header describes ", data_start_ + data_size);
     if (data_size < size - data_start_)
-      bad(size - data_start_ - data_size, " unexpected bytes after the data section (", size, " bytes, the header describes ",
-          data_start_ + data_size, ")");
+      bad(size - data_start_ - data_size, " unexpected bytes after the data section (", size,
+          " bytes, the header describes ", data_start_ + data_size, ")");
     data_size_ = data_size;
   }
 
@@ -379,13 +372,14 @@ class Loader {
   // model so that a corrupted size cannot demand gigabytes.
   void check_model_fits(const LatfConfig& c, int descriptors, int states) const {
     const double d = c.spib.latent_dim, width = c.spib.decoder_width, hidden = c.flow.hidden;
-    const double encoder = c.spib.encoder == EncoderKind::Linear ? descriptors * d : double(c.spib.encoder_width) * c.spib.encoder_width;
-    const double needed =
-        sizeof(float) * (double(states) * descriptors + width * width + encoder + c.flow.layers * (hidden * hidden + d));
+    const double encoder =
+        c.spib.encoder == EncoderKind::Linear ? descriptors * d : double(c.spib.encoder_width) * c.spib.encoder_width;
+    const double needed = sizeof(float) * (double(states) * descriptors + width * width + encoder +
+                                           c.flow.layers * (hidden * hidden + d));
     if (needed > static_cast<double>(data_size_))
-      bad("the data section (", data_size_, " bytes) is too small for the model its header describes (D = ",
-          descriptors, ", K = ", states, ", at least ", std::fixed, std::setprecision(0), needed,
-          " bytes): a size in the header is corrupt");
+      bad("the data section (", data_size_,
+          " bytes) is too small for the model its header describes (D = ", descriptors, ", K = ", states, ", at least ",
+          std::fixed, std::setprecision(0), needed, " bytes): a size in the header is corrupt");
   }
 
   LatfModel build_model(const Field& f, const LatfConfig& config) {
@@ -412,6 +406,24 @@ class Loader {
     } catch (const InvalidArgument& e) {
       bad("cannot build the model it describes: ", e.what());
     }
+  }
+
+  // Steps and settings; the moments come with the tensors.
+  OptimizerState read_optimizer(const Field& f, const char* network) const {
+    OptimizerState state;
+    state.steps = f["steps"].integer(0, INT64_MAX);
+    const Field c = f["config"];
+    state.config.learning_rate = static_cast<float>(c["learning_rate"].number());
+    state.config.beta1 = static_cast<float>(c["beta1"].number());
+    state.config.beta2 = static_cast<float>(c["beta2"].number());
+    state.config.epsilon = static_cast<float>(c["epsilon"].number());
+    state.config.weight_decay = static_cast<float>(c["weight_decay"].number());
+    try {
+      kernels::validate(state.config);
+    } catch (const InvalidArgument& e) {
+      bad("invalid ", network, " optimizer config: ", e.what());
+    }
+    return state;
   }
 
   std::map<std::string, std::string> read_metadata(const Field& f) const {
@@ -441,7 +453,8 @@ class Loader {
       int index = -1;
       for (int i = 0; i < params.count() && index < 0; ++i)
         if (params.names()[i] == name) index = i;
-      if (index < 0) bad("tensor '", label, "' is not a parameter of the model the header describes (", model_summary(), ")");
+      if (index < 0)
+        bad("tensor '", label, "' is not a parameter of the model the header describes (", model_summary(), ")");
       if (target->second.seen[index]) bad("tensor '", label, "' appears twice");
       target->second.seen[index] = true;
       if (entry["dtype"].text() != "float32") entry["dtype"].bad("tensor '", label, "': only float32 is supported");
@@ -454,7 +467,8 @@ class Loader {
             model_summary(), ") needs ", dims_str(expected));
       const std::uint64_t offset = entry["offset"].unsigned_integer(), bytes = entry["bytes"].unsigned_integer();
       const std::uint64_t needed = static_cast<std::uint64_t>(params.shape(index).numel()) * sizeof(float);
-      if (bytes != needed) bad("tensor '", label, "': ", bytes, " bytes for shape ", dims_str(dims), " (", needed, " expected)");
+      if (bytes != needed)
+        bad("tensor '", label, "': ", bytes, " bytes for shape ", dims_str(dims), " (", needed, " expected)");
       if (offset % kAlignment != 0) bad("tensor '", label, "': offset ", offset, " is not a multiple of ", kAlignment);
       if (offset > data_size_ || bytes > data_size_ - offset)
         bad("tensor '", label, "': bytes [", offset, ", ", offset + bytes, ") lie outside the ", data_size_,
@@ -483,15 +497,16 @@ class Loader {
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, const LatfModel& model, const std::map<std::string, std::string>& metadata,
-                     const autodiff::Adam* spib_optimizer, const autodiff::Adam* flow_optimizer) {
+void save_checkpoint(const std::string& path, const LatfModel& model,
+                     const std::map<std::string, std::string>& metadata, const autodiff::Adam* spib_optimizer,
+                     const autodiff::Adam* flow_optimizer) {
   LATF_REQUIRE(model.spib && model.flow, "cannot write checkpoint '", path, "': the model has no ",
                model.spib ? "flow" : "SPIB networks");
   const int descriptors = model.spib->shape().inputs;
   LATF_REQUIRE(model.normalization.mean.size() == static_cast<std::size_t>(descriptors) &&
                    model.normalization.scale.size() == static_cast<std::size_t>(descriptors),
-               "cannot write checkpoint '", path, "': normalisation has ", model.normalization.mean.size(), " means and ",
-               model.normalization.scale.size(), " scales for ", descriptors, " descriptors");
+               "cannot write checkpoint '", path, "': normalisation has ", model.normalization.mean.size(),
+               " means and ", model.normalization.scale.size(), " scales for ", descriptors, " descriptors");
 
   BlobWriter blobs(path);
   const autodiff::ParameterSet& spib = model.spib->parameters();

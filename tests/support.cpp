@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/error.hpp"
 #include "engine/random_fill.hpp"
 
 namespace latf::testing {
@@ -32,5 +33,19 @@ double max_relative_error(const Tensor& a, const Tensor& b) {
 }
 
 bool gpu_available() { return cuda_device_count() > 0; }
+
+void expect_invalid_argument_all(const std::function<void()>& call, const std::vector<std::string>& fragments) {
+  try {
+    call();
+    ADD_FAILURE() << "expected InvalidArgument mentioning '" << fragments.front() << "'";
+  } catch (const InvalidArgument& e) {
+    for (const std::string& fragment : fragments)
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+void expect_invalid_argument(const std::function<void()>& call, const std::string& fragment) {
+  expect_invalid_argument_all(call, {fragment});
+}
 
 }  // namespace latf::testing

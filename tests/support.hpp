@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "engine/device.hpp"
@@ -17,6 +19,11 @@ Tensor as_double(const Tensor& t);  // float64 CPU copy
 double max_relative_error(const Tensor& a, const Tensor& b);
 double max_relative_error(const std::vector<double>& a, const std::vector<double>& b);
 bool gpu_available();
+
+// Expects `call` to throw latf::InvalidArgument whose message contains `fragment` (or every one
+// of `fragments`): bad input must be rejected with a message that names it.
+void expect_invalid_argument(const std::function<void()>& call, const std::string& fragment);
+void expect_invalid_argument_all(const std::function<void()>& call, const std::vector<std::string>& fragments);
 
 }  // namespace latf::testing
 

@@ -63,8 +63,7 @@ models::Normalization odd_normalization(int descriptors) {
 // A model whose every weight differs from a fresh one (the flow is no longer the identity).
 LatfModel perturbed_model(const LatfConfig& config, int descriptors, int states, std::uint64_t seed,
                           const Device& device = Device::cpu()) {
-  LatfModel model =
-      LatfModel::create(config, descriptors, states, odd_normalization(descriptors), 1.25, device);
+  LatfModel model = LatfModel::create(config, descriptors, states, odd_normalization(descriptors), 1.25, device);
   for (autodiff::ParameterSet* params : {&model.spib->parameters(), &model.flow->parameters()}) {
     Tensor flat = params->flat_values();
     flat.copy_from(testing::random_tensor(flat.shape(), seed++, -0.6, 0.6, DType::Float32, device));
@@ -561,8 +560,11 @@ TEST(CheckpointAtomicWrite, UnwritableTargetsFailNamingThePath) {
 TEST(CheckpointAtomicWrite, MetadataThatIsNotUtf8IsRejected) {
   TempDir dir;
   const std::string path = dir.file("m");
-  expect_save_fails([&] { models::save_checkpoint(path, perturbed_model(odd_config(), 3, 2, 1), {{"x", "\xff\xfe"}}); },
-                    path);
+  expect_save_fails(
+      [&] {
+        models::save_checkpoint(path, perturbed_model(odd_config(), 3, 2, 1), {{"x", "\xff\xfe"}});
+      },
+      path);
   EXPECT_TRUE(dir.entries().empty());
 }
 
@@ -748,7 +750,9 @@ TEST_F(CheckpointDamage, NonFiniteValuesNameTheTensor) {
     const char* group;
     const char* name;
     float value;
-  } cases[] = {{"spib", "encoder.1.weight", NAN}, {"flow", "flow.2.a", INFINITY}, {"optimizer.spib.v", "decoder.0.bias", -INFINITY}};
+  } cases[] = {{"spib", "encoder.1.weight", NAN},
+               {"flow", "flow.2.a", INFINITY},
+               {"optimizer.spib.v", "decoder.0.bias", -INFINITY}};
   for (const auto& c : cases) {
     SCOPED_TRACE(concat(c.group, "/", c.name));
     write_edited([&](Parts& p) {

@@ -237,22 +237,15 @@ TEST(Coupling, RejectsBadOperandsByName) {
   spec.dim = 2;
   Tensor x = Tensor::zeros({3, 2}), y = Tensor::zeros({3, 2}), ld = Tensor::zeros({3});
   Tensor p = Tensor::zeros({spec.net().size()}), a = Tensor::zeros({2});
-  auto expect_message = [](const std::function<void()>& call, const std::string& needle) {
-    try {
-      call();
-      ADD_FAILURE() << "expected an exception mentioning " << needle;
-    } catch (const InvalidArgument& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
-  expect_message([&] { kernels::coupling_forward(x, Tensor::zeros({3}), p, p, a, spec, y, ld); }, "coupling mask");
-  expect_message([&] { kernels::coupling_forward(x, Tensor::zeros({2}), p, p, Tensor::zeros({1}), spec, y, ld); },
+
+  testing::expect_invalid_argument([&] { kernels::coupling_forward(x, Tensor::zeros({3}), p, p, a, spec, y, ld); }, "coupling mask");
+  testing::expect_invalid_argument([&] { kernels::coupling_forward(x, Tensor::zeros({2}), p, p, Tensor::zeros({1}), spec, y, ld); },
                  "scale vector a");
-  expect_message([&] { kernels::coupling_forward(Tensor::zeros({3, 3}), Tensor::zeros({2}), p, p, a, spec, y, ld); },
+  testing::expect_invalid_argument([&] { kernels::coupling_forward(Tensor::zeros({3, 3}), Tensor::zeros({2}), p, p, a, spec, y, ld); },
                  "coupling input x");
   CouplingSpec bad = spec;
   bad.scale_clamp = -1;
-  expect_message([&] { kernels::coupling_forward(x, Tensor::zeros({2}), p, p, a, bad, y, ld); }, "scale_clamp");
+  testing::expect_invalid_argument([&] { kernels::coupling_forward(x, Tensor::zeros({2}), p, p, a, bad, y, ld); }, "scale_clamp");
 }
 
 }  // namespace

@@ -79,15 +79,6 @@ double max_abs_difference(const std::vector<double>& a, const std::vector<double
   return worst;
 }
 
-void expect_message(const std::function<void()>& call, const std::string& fragment) {
-  try {
-    call();
-    ADD_FAILURE() << "expected InvalidArgument mentioning \"" << fragment << "\"";
-  } catch (const InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
-
 Tensor log_variance_for(bool scalar, std::int64_t rows, std::int64_t d, std::uint64_t seed, DType dtype) {
   if (scalar) return Tensor::full({1}, 0.3, Device::cpu(), dtype);
   return testing::random_tensor({rows, d}, seed, -0.7, 0.7, dtype);
@@ -248,29 +239,29 @@ TEST(Gaussian, ExtremeLogVariancesStayFinite) {
 TEST(Gaussian, RejectsBadShapesWithNames) {
   Tensor mean = Tensor::zeros({4, 3}), noise = Tensor::zeros({4, 3}), u = Tensor::zeros({4, 3});
   Tensor bad_lv = Tensor::zeros({4, 2}), out = Tensor::zeros({4});
-  expect_message([&] { kernels::reparameterize_forward(mean, bad_lv, noise, u); }, "reparameterize log_variance");
-  expect_message([&] { kernels::reparameterize_forward(mean, Tensor::zeros({3}), noise, u); },
+  testing::expect_invalid_argument([&] { kernels::reparameterize_forward(mean, bad_lv, noise, u); }, "reparameterize log_variance");
+  testing::expect_invalid_argument([&] { kernels::reparameterize_forward(mean, Tensor::zeros({3}), noise, u); },
                  "reparameterize log_variance: expected shape [1] or [4, 3], got [3]");
-  expect_message([&] { kernels::reparameterize_forward(mean, Tensor::zeros({1}), Tensor::zeros({4, 2}), u); },
+  testing::expect_invalid_argument([&] { kernels::reparameterize_forward(mean, Tensor::zeros({1}), Tensor::zeros({4, 2}), u); },
                  "reparameterize noise");
-  expect_message([&] { kernels::reparameterize_forward(Tensor::zeros({12}), Tensor::zeros({1}), noise, u); },
+  testing::expect_invalid_argument([&] { kernels::reparameterize_forward(Tensor::zeros({12}), Tensor::zeros({1}), noise, u); },
                  "reparameterize mean: expected rank 2");
   Tensor du = Tensor::zeros({4, 3}), bad_dmean = Tensor::zeros({3, 4}), none;
-  expect_message([&] { kernels::reparameterize_backward(Tensor::zeros({1}), noise, du, bad_dmean, none); },
+  testing::expect_invalid_argument([&] { kernels::reparameterize_backward(Tensor::zeros({1}), noise, du, bad_dmean, none); },
                  "reparameterize mean gradient");
-  expect_message([&] { kernels::gaussian_log_density_forward(u, Tensor::zeros({4, 2}), Tensor::zeros({1}), out); },
+  testing::expect_invalid_argument([&] { kernels::gaussian_log_density_forward(u, Tensor::zeros({4, 2}), Tensor::zeros({1}), out); },
                  "gaussian_log_density mean");
-  expect_message([&] { kernels::gaussian_log_density_forward(u, mean, bad_lv, out); },
+  testing::expect_invalid_argument([&] { kernels::gaussian_log_density_forward(u, mean, bad_lv, out); },
                  "gaussian_log_density log_variance");
   Tensor short_out = Tensor::zeros({3});
-  expect_message([&] { kernels::gaussian_log_density_forward(u, mean, Tensor::zeros({1}), short_out); },
+  testing::expect_invalid_argument([&] { kernels::gaussian_log_density_forward(u, mean, Tensor::zeros({1}), short_out); },
                  "gaussian_log_density output");
   Tensor bad_dlv = Tensor::zeros({4, 3});
-  expect_message(
+  testing::expect_invalid_argument(
       [&] { kernels::gaussian_log_density_backward(u, mean, Tensor::zeros({1}), out, du, none, bad_dlv); },
       "gaussian_log_density log_variance gradient");
   Tensor lv64 = Tensor::zeros({1}, Device::cpu(), DType::Float64);
-  expect_message([&] { kernels::gaussian_log_density_forward(u, mean, lv64, out); },
+  testing::expect_invalid_argument([&] { kernels::gaussian_log_density_forward(u, mean, lv64, out); },
                  "gaussian_log_density log_variance");
 }
 
@@ -431,27 +422,27 @@ TEST(Vamp, BackwardAccumulatesAndSkipsUndefinedGradients) {
 TEST(Vamp, RejectsBadShapesWithNames) {
   Tensor u = Tensor::zeros({4, 3}), means = Tensor::zeros({5, 3}), lv = Tensor::zeros({1}),
          logits = Tensor::zeros({5}), out = Tensor::zeros({4});
-  expect_message([&] { kernels::vamp_log_density_forward(u, Tensor::zeros({5, 2}), lv, logits, out); },
+  testing::expect_invalid_argument([&] { kernels::vamp_log_density_forward(u, Tensor::zeros({5, 2}), lv, logits, out); },
                  "vamp_log_density means: expected width d = 3");
-  expect_message([&] { kernels::vamp_log_density_forward(u, Tensor::zeros({0, 3}), lv, Tensor::zeros({0}), out); },
+  testing::expect_invalid_argument([&] { kernels::vamp_log_density_forward(u, Tensor::zeros({0, 3}), lv, Tensor::zeros({0}), out); },
                  "vamp_log_density means: expected at least one component");
-  expect_message([&] { kernels::vamp_log_density_forward(u, means, Tensor::zeros({4, 3}), logits, out); },
+  testing::expect_invalid_argument([&] { kernels::vamp_log_density_forward(u, means, Tensor::zeros({4, 3}), logits, out); },
                  "vamp_log_density log_variance: expected shape [1] or [5, 3], got [4, 3]");
-  expect_message([&] { kernels::vamp_log_density_forward(u, means, lv, Tensor::zeros({4}), out); },
+  testing::expect_invalid_argument([&] { kernels::vamp_log_density_forward(u, means, lv, Tensor::zeros({4}), out); },
                  "vamp_log_density mixture_logits");
-  expect_message([&] { kernels::vamp_log_density_forward(Tensor::zeros({4}), means, lv, logits, out); },
+  testing::expect_invalid_argument([&] { kernels::vamp_log_density_forward(Tensor::zeros({4}), means, lv, logits, out); },
                  "vamp_log_density u: expected rank 2");
   Tensor matrix_out = Tensor::zeros({4, 1});
-  expect_message([&] { kernels::vamp_log_density_forward(u, means, lv, logits, matrix_out); },
+  testing::expect_invalid_argument([&] { kernels::vamp_log_density_forward(u, means, lv, logits, matrix_out); },
                  "vamp_log_density output");
   Tensor none, bad = Tensor::zeros({4});
-  expect_message([&] { kernels::vamp_log_density_backward(u, means, lv, logits, out, none, none, none, bad); },
+  testing::expect_invalid_argument([&] { kernels::vamp_log_density_backward(u, means, lv, logits, out, none, none, none, bad); },
                  "vamp_log_density mixture_logits gradient");
-  expect_message(
+  testing::expect_invalid_argument(
       [&] { kernels::vamp_log_density_backward(u, means, lv, logits, Tensor::zeros({3}), none, none, none, none); },
       "vamp_log_density output gradient");
   Tensor logits64 = Tensor::zeros({5}, Device::cpu(), DType::Float64);
-  expect_message([&] { kernels::vamp_log_density_forward(u, means, lv, logits64, out); },
+  testing::expect_invalid_argument([&] { kernels::vamp_log_density_forward(u, means, lv, logits64, out); },
                  "vamp_log_density mixture_logits");
 }
 

@@ -17,16 +17,6 @@ namespace {
 
 using Trajectories = std::vector<std::vector<std::int64_t>>;
 
-template <class Fn>
-void expect_invalid(Fn&& fn, const std::string& operand) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected InvalidArgument naming " << operand;
-  } catch (const InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find(operand), std::string::npos) << e.what();
-  }
-}
-
 Tensor points(const std::vector<float>& xy) {
   return Tensor::from_vector(xy, {static_cast<std::int64_t>(xy.size() / 2), 2});
 }
@@ -157,17 +147,17 @@ TEST(MetricsKl, ZeroEpsilonGivesInfinityWhereQIsEmpty) {
 TEST(MetricsKl, BadInputsAreNamed) {
   const Tensor ok = points({0, 0, 1, 1});
   const std::vector<float> three(3, 1.f), negative = {1.f, -1.f};
-  expect_invalid([&] { analysis::histogram_kl_divergence(Tensor::zeros({2, 3}), ok); }, "p_samples");
-  expect_invalid([&] { analysis::histogram_kl_divergence(ok, Tensor::zeros({4})); }, "q_samples");
-  expect_invalid([&] { analysis::histogram_kl_divergence(Tensor::zeros({0, 2}), ok); }, "p_samples");
-  expect_invalid([&] { analysis::histogram_kl_divergence(ok.to(DType::Float64), ok); }, "p_samples");
-  expect_invalid([&] { analysis::histogram_kl_divergence(ok, points({0, NAN})); }, "q_samples");
-  expect_invalid([&] { analysis::histogram_kl_divergence(ok, Tensor()); }, "q_samples");
-  expect_invalid([&] { analysis::histogram_kl_divergence(ok, ok, 0); }, "bins");
-  expect_invalid([&] { analysis::histogram_kl_divergence(ok, ok, 10, -1.0); }, "epsilon");
-  expect_invalid([&] { analysis::histogram_kl_divergence(ok, ok, 10, 1e-10, &three); }, "p_weights");
-  expect_invalid([&] { analysis::histogram_kl_divergence(ok, ok, 10, 1e-10, nullptr, &negative); }, "q_weights");
-  expect_invalid([&] { analysis::histogram_kl_divergence(ok, points({5, 5}), 10, 0.0); }, "q_samples");
+  testing::expect_invalid_argument([&] { analysis::histogram_kl_divergence(Tensor::zeros({2, 3}), ok); }, "p_samples");
+  testing::expect_invalid_argument([&] { analysis::histogram_kl_divergence(ok, Tensor::zeros({4})); }, "q_samples");
+  testing::expect_invalid_argument([&] { analysis::histogram_kl_divergence(Tensor::zeros({0, 2}), ok); }, "p_samples");
+  testing::expect_invalid_argument([&] { analysis::histogram_kl_divergence(ok.to(DType::Float64), ok); }, "p_samples");
+  testing::expect_invalid_argument([&] { analysis::histogram_kl_divergence(ok, points({0, NAN})); }, "q_samples");
+  testing::expect_invalid_argument([&] { analysis::histogram_kl_divergence(ok, Tensor()); }, "q_samples");
+  testing::expect_invalid_argument([&] { analysis::histogram_kl_divergence(ok, ok, 0); }, "bins");
+  testing::expect_invalid_argument([&] { analysis::histogram_kl_divergence(ok, ok, 10, -1.0); }, "epsilon");
+  testing::expect_invalid_argument([&] { analysis::histogram_kl_divergence(ok, ok, 10, 1e-10, &three); }, "p_weights");
+  testing::expect_invalid_argument([&] { analysis::histogram_kl_divergence(ok, ok, 10, 1e-10, nullptr, &negative); }, "q_weights");
+  testing::expect_invalid_argument([&] { analysis::histogram_kl_divergence(ok, points({5, 5}), 10, 0.0); }, "q_samples");
 }
 
 // ---------------------------------------------------------------- free energy
@@ -257,18 +247,18 @@ TEST(MetricsFreeEnergy, SurfaceWithOneYBinEqualsProfile) {
 
 TEST(MetricsFreeEnergy, BadInputsAreNamed) {
   const std::vector<float> v = {0.1f, 0.2f, 0.3f}, two = {1, 1}, negative = {1, -1, 1};
-  expect_invalid([&] { analysis::free_energy_profile(v, 0, 0, 1); }, "bins");
-  expect_invalid([&] { analysis::free_energy_profile(v, 2, 1, 1, nullptr, 2); }, "range");
-  expect_invalid([&] { analysis::free_energy_profile(v, 2, 0, NAN, nullptr, 2); }, "range");
-  expect_invalid([&] { analysis::free_energy_profile({0.1f, NAN, 0.3f}, 2, 0, 1, nullptr, 2); }, "values");
-  expect_invalid([&] { analysis::free_energy_profile(v, 2, 0, 1, &two, 2); }, "weights");
-  expect_invalid([&] { analysis::free_energy_profile(v, 2, 0, 1, &negative, 2); }, "weights");
-  expect_invalid([&] { analysis::free_energy_profile(v, 2, 0, 1, nullptr, 1); }, "blocks");
-  expect_invalid([&] { analysis::free_energy_profile(v, 2, 0, 1, nullptr, 4); }, "blocks");
-  expect_invalid([&] { analysis::free_energy_profile(v, 2, 5, 6, nullptr, 2); }, "values");
-  expect_invalid([&] { analysis::free_energy_surface(v, two, 2, 2, {0, 1, 0, 1}, nullptr, 2); }, "y");
-  expect_invalid([&] { analysis::free_energy_surface(v, v, 2, 0, {0, 1, 0, 1}, nullptr, 2); }, "bins_y");
-  expect_invalid([&] { analysis::free_energy_surface(v, v, 2, 2, {1, 0, 0, 1}, nullptr, 2); }, "ranges (x)");
+  testing::expect_invalid_argument([&] { analysis::free_energy_profile(v, 0, 0, 1); }, "bins");
+  testing::expect_invalid_argument([&] { analysis::free_energy_profile(v, 2, 1, 1, nullptr, 2); }, "range");
+  testing::expect_invalid_argument([&] { analysis::free_energy_profile(v, 2, 0, NAN, nullptr, 2); }, "range");
+  testing::expect_invalid_argument([&] { analysis::free_energy_profile({0.1f, NAN, 0.3f}, 2, 0, 1, nullptr, 2); }, "values");
+  testing::expect_invalid_argument([&] { analysis::free_energy_profile(v, 2, 0, 1, &two, 2); }, "weights");
+  testing::expect_invalid_argument([&] { analysis::free_energy_profile(v, 2, 0, 1, &negative, 2); }, "weights");
+  testing::expect_invalid_argument([&] { analysis::free_energy_profile(v, 2, 0, 1, nullptr, 1); }, "blocks");
+  testing::expect_invalid_argument([&] { analysis::free_energy_profile(v, 2, 0, 1, nullptr, 4); }, "blocks");
+  testing::expect_invalid_argument([&] { analysis::free_energy_profile(v, 2, 5, 6, nullptr, 2); }, "values");
+  testing::expect_invalid_argument([&] { analysis::free_energy_surface(v, two, 2, 2, {0, 1, 0, 1}, nullptr, 2); }, "y");
+  testing::expect_invalid_argument([&] { analysis::free_energy_surface(v, v, 2, 0, {0, 1, 0, 1}, nullptr, 2); }, "bins_y");
+  testing::expect_invalid_argument([&] { analysis::free_energy_surface(v, v, 2, 2, {1, 0, 0, 1}, nullptr, 2); }, "ranges (x)");
 }
 
 // ---------------------------------------------------------------- GMRQ
@@ -309,7 +299,7 @@ TEST(MetricsGmrq, IdentityChainScoresRankAndSkipsUnvisitedStates) {
     EXPECT_NEAR(r.train_score, rank, 1e-12);
     EXPECT_NEAR(r.validation_score, rank, 1e-12);
   }
-  expect_invalid([&] { analysis::gmrq(train, train, 4, 2, 4); }, "rank");
+  testing::expect_invalid_argument([&] { analysis::gmrq(train, train, 4, 2, 4); }, "rank");
 }
 
 TEST(MetricsGmrq, ValidationOnTrainingDataEqualsTrainScore) {
@@ -350,15 +340,15 @@ TEST(MetricsGmrq, ValidationStatesOutsideTrainingAndMissingStates) {
 
 TEST(MetricsGmrq, BadInputsAreNamed) {
   const Trajectories ok = {{0, 1, 0, 1, 1}};
-  expect_invalid([&] { analysis::gmrq(ok, ok, 2, 0, 1); }, "lag");
-  expect_invalid([&] { analysis::gmrq(ok, ok, 0, 1, 1); }, "num_states");
-  expect_invalid([&] { analysis::gmrq({{0, 1}, {1, 0, 1}}, ok, 2, 3, 1); }, "train_trajectories");
-  expect_invalid([&] { analysis::gmrq(ok, {{0, 1}}, 2, 2, 1); }, "validation_trajectories");
-  expect_invalid([&] { analysis::gmrq(ok, Trajectories{}, 2, 1, 1); }, "validation_trajectories");
-  expect_invalid([&] { analysis::gmrq({{0, 1, 2}}, ok, 2, 1, 1); }, "train_trajectories[0][2]");
-  expect_invalid([&] { analysis::gmrq(ok, {{0, -1, 0}}, 2, 1, 1); }, "validation_trajectories[0][1]");
-  expect_invalid([&] { analysis::gmrq(ok, ok, 2, 1, 0); }, "rank");
-  expect_invalid([&] { analysis::gmrq(ok, ok, 2, 1, 3); }, "rank");
+  testing::expect_invalid_argument([&] { analysis::gmrq(ok, ok, 2, 0, 1); }, "lag");
+  testing::expect_invalid_argument([&] { analysis::gmrq(ok, ok, 0, 1, 1); }, "num_states");
+  testing::expect_invalid_argument([&] { analysis::gmrq({{0, 1}, {1, 0, 1}}, ok, 2, 3, 1); }, "train_trajectories");
+  testing::expect_invalid_argument([&] { analysis::gmrq(ok, {{0, 1}}, 2, 2, 1); }, "validation_trajectories");
+  testing::expect_invalid_argument([&] { analysis::gmrq(ok, Trajectories{}, 2, 1, 1); }, "validation_trajectories");
+  testing::expect_invalid_argument([&] { analysis::gmrq({{0, 1, 2}}, ok, 2, 1, 1); }, "train_trajectories[0][2]");
+  testing::expect_invalid_argument([&] { analysis::gmrq(ok, {{0, -1, 0}}, 2, 1, 1); }, "validation_trajectories[0][1]");
+  testing::expect_invalid_argument([&] { analysis::gmrq(ok, ok, 2, 1, 0); }, "rank");
+  testing::expect_invalid_argument([&] { analysis::gmrq(ok, ok, 2, 1, 3); }, "rank");
 }
 
 // ---------------------------------------------------------------- populations
@@ -401,13 +391,13 @@ TEST(MetricsPopulations, IndependentLabelsGiveBinomialErrors) {
 
 TEST(MetricsPopulations, BadInputsAreNamed) {
   const std::vector<float> two = {1, 1}, zeros = {0, 0, 0};
-  expect_invalid([] { analysis::state_populations({0, 1, 3}, 3, nullptr, 2); }, "labels[2]");
-  expect_invalid([] { analysis::state_populations({0, -1, 1}, 3, nullptr, 2); }, "labels[1]");
-  expect_invalid([] { analysis::state_populations({0, 1, 1}, 0, nullptr, 2); }, "num_states");
-  expect_invalid([&] { analysis::state_populations({0, 1, 1}, 2, &two, 2); }, "weights");
-  expect_invalid([&] { analysis::state_populations({0, 1, 1}, 2, &zeros, 2); }, "weights");
-  expect_invalid([] { analysis::state_populations({0, 1, 1}, 2, nullptr, 1); }, "blocks");
-  expect_invalid([] { analysis::state_populations({0, 1}, 2, nullptr, 3); }, "blocks");
+  testing::expect_invalid_argument([] { analysis::state_populations({0, 1, 3}, 3, nullptr, 2); }, "labels[2]");
+  testing::expect_invalid_argument([] { analysis::state_populations({0, -1, 1}, 3, nullptr, 2); }, "labels[1]");
+  testing::expect_invalid_argument([] { analysis::state_populations({0, 1, 1}, 0, nullptr, 2); }, "num_states");
+  testing::expect_invalid_argument([&] { analysis::state_populations({0, 1, 1}, 2, &two, 2); }, "weights");
+  testing::expect_invalid_argument([&] { analysis::state_populations({0, 1, 1}, 2, &zeros, 2); }, "weights");
+  testing::expect_invalid_argument([] { analysis::state_populations({0, 1, 1}, 2, nullptr, 1); }, "blocks");
+  testing::expect_invalid_argument([] { analysis::state_populations({0, 1}, 2, nullptr, 3); }, "blocks");
 }
 
 }  // namespace

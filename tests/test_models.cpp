@@ -37,15 +37,6 @@ Trajectory ramp(std::int64_t frames, double temperature, const std::string& name
   return t;
 }
 
-void expect_error(const std::function<void()>& call, const std::string& needle) {
-  try {
-    call();
-    ADD_FAILURE() << "expected an error mentioning '" << needle << "'";
-  } catch (const InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
-
 TEST(Dataset, PairsStayInsideTrajectories) {
   DatasetOptions options;
   options.lag = 3;
@@ -97,32 +88,32 @@ TEST(Dataset, GatherBuildsOneHotFutureTargets) {
 TEST(Dataset, RejectsBadInputBeforeTraining) {
   DatasetOptions options;
   options.lag = 5;
-  expect_error([&] { Dataset::build({ramp(5, 1.0, "short.npy")}, options); }, "short.npy: lag 5");
-  expect_error([&] { Dataset::build({ramp(10, 0.0, "cold")}, options); }, "cold: temperature");
-  expect_error([&] { Dataset::build({ramp(10, -1.0, "neg")}, options); }, "neg: temperature");
+  testing::expect_invalid_argument([&] { Dataset::build({ramp(5, 1.0, "short.npy")}, options); }, "short.npy: lag 5");
+  testing::expect_invalid_argument([&] { Dataset::build({ramp(10, 0.0, "cold")}, options); }, "cold: temperature");
+  testing::expect_invalid_argument([&] { Dataset::build({ramp(10, -1.0, "neg")}, options); }, "neg: temperature");
   Trajectory t = ramp(10, 1.0, "w");
   t.weights.assign(9, 1.f);
-  expect_error([&] { Dataset::build({t}, options); }, "w: 9 weights for 10 frames");
+  testing::expect_invalid_argument([&] { Dataset::build({t}, options); }, "w: 9 weights for 10 frames");
   t.weights.assign(10, 1.f);
   t.weights[4] = -1.f;
-  expect_error([&] { Dataset::build({t}, options); }, "w: weight -1 at frame 4");
+  testing::expect_invalid_argument([&] { Dataset::build({t}, options); }, "w: weight -1 at frame 4");
   Trajectory l = ramp(10, 1.0, "l");
   l.labels.pop_back();
-  expect_error([&] { Dataset::build({l}, options); }, "l: 9 labels for 10 frames");
+  testing::expect_invalid_argument([&] { Dataset::build({l}, options); }, "l: 9 labels for 10 frames");
   Trajectory one = ramp(10, 1.0, "one");
   std::fill(one.labels.begin(), one.labels.end(), 4);
-  expect_error([&] { Dataset::build({one}, options); }, "only one state");
+  testing::expect_invalid_argument([&] { Dataset::build({one}, options); }, "only one state");
   Trajectory empty;
   empty.frames = Tensor::empty({0, 2});
   empty.temperature = 1;
   empty.name = "empty.npy";
-  expect_error([&] { Dataset::build({empty}, options); }, "empty.npy: the trajectory is empty");
+  testing::expect_invalid_argument([&] { Dataset::build({empty}, options); }, "empty.npy: the trajectory is empty");
   Trajectory nan = ramp(10, 1.0, "nan");
   nan.frames.data<float>()[7] = NAN;
-  expect_error([&] { Dataset::build({nan}, options); }, "nan: non-finite descriptor");
+  testing::expect_invalid_argument([&] { Dataset::build({nan}, options); }, "nan: non-finite descriptor");
   Trajectory wide = ramp(10, 1.0, "c");
   wide.frames = Tensor::zeros({10, 3});
-  expect_error([&] { Dataset::build({ramp(10, 1.0, "a"), wide}, options); }, "c: 3 descriptors");
+  testing::expect_invalid_argument([&] { Dataset::build({ramp(10, 1.0, "a"), wide}, options); }, "c: 3 descriptors");
 }
 
 TEST(SpibModel, ShapesAndStateShrinking) {

@@ -21,8 +21,7 @@ models::LatfConfig config() {
   c.spib.encoder = models::EncoderKind::Nonlinear;
   c.spib.latent_dim = 3;
   c.spib.encoder_width = 7;
-  c.flow.layers = 4;
-  c.flow.hidden = 6;
+  c.flow.layers = 4;  // hidden stays 16: the fused CUDA conditioners take widths 16, 32, 64
   c.flow.scale_clamp = 3.0;
   return c;
 }
