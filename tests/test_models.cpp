@@ -270,6 +270,16 @@ TEST(LatfEndToEnd, ThreeHoleWellsBecomeTheStates) {
   EXPECT_GT(scores.train_score, 2.0) << rounds;
   EXPECT_GT(scores.validation_score, 2.0) << rounds;
   EXPECT_LE(scores.train_score, 3.0 + 1e-9);
+  // Generated latent samples at the training temperature resemble the encoded data (loose bound:
+  // the joint phase here is only a few epochs long), and each coordinate has a finite profile.
+  const double kl = models::generated_latent_kl(trainer.model(), frames.reshape({sim.replicas * sim.frames, 2}), 1.0,
+                                                20000, 5);
+  EXPECT_TRUE(std::isfinite(kl));
+  EXPECT_LT(kl, 2.0);
+  const auto profiles = models::latent_free_energy_profiles(models::sample_latent(trainer.model(), 1.0, 5000, 6), 40,
+                                                            -6, 6);
+  ASSERT_EQ(profiles.size(), 2u);
+  EXPECT_EQ(*std::min_element(profiles[0].free_energy.begin(), profiles[0].free_energy.end()), 0.0);
   // Encoding raw frames gives probabilities that sum to 1 and labels at their argmax.
   const Tensor some = frames.view(0, {500, 2}).clone();
   const models::EncodedFrames encoded = models::encode_frames(trainer.model(), some);
