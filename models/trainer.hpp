@@ -48,7 +48,14 @@ class Trainer {
   // good checkpoint (written at the end of an earlier epoch) is on disk and flagged as such.
   void set_divergence_hook(std::function<void()> hook) { on_divergence_ = std::move(hook); }
 
+  // One label refinement (METHOD §3 steps 1–3): relabel every frame by argmax_k q(k | μ(x)), drop
+  // empty states and shrink the decoder, reset each pseudo-input to the frame nearest its
+  // state's weighted mean μ, and uniform mixture weights. Throws if fewer than two states remain.
+  // train_phase calls it on convergence; public for tests and for callers that drive training.
+  void refine_labels();
+
   const LatfModel& model() const { return model_; }
+  LatfModel& model() { return model_; }
   const SpibModel& spib() const { return *model_.spib; }
   const RealNvp& flow() const { return *model_.flow; }
   const std::vector<EpochRecord>& history() const { return history_; }
@@ -57,7 +64,6 @@ class Trainer {
  private:
   LossParts run_epoch(Phase phase, const std::vector<std::int64_t>& pairs, bool training, int epoch,
                       double learning_rate);
-  void refine_labels();
   void reset_optimizers(Phase phase);
 
   LatfConfig config_;

@@ -305,6 +305,85 @@ TEST(LatfEndToEnd, ThreeHoleWellsBecomeTheStates) {
   EXPECT_TRUE(std::isfinite(h.back().train.total));
 }
 
+// A crafted refinement: a linear encoder μ(x) = x and a decoder whose logits favour state 1 for
+// x₀ < 0 and state 3 for x₀ > 0 (states 0 and 2 never win). Refinement must keep states {1, 3}
+// in that order, relabel every frame by the sign of x₀, shrink the decoder's output rows to
+// the survivors, and put each pseudo-input on the frame nearest its state's mean.
+TEST(LatfTrainer, RefinementRelabelsShrinksAndResetsPseudoInputs) {
+  std::vector<float> values;
+  for (int i = 0; i < 40; ++i) {
+    const float x0 = i < 30 ? -1.0f - 0.1f * (i % 10) : 2.0f + 0.1f * (i % 10);  // 30 left, 10 right
+    values.push_back(x0);
+    values.push_back(0.1f * (i % 3));
+  }
+  Trajectory t;
+  t.frames = Tensor::from_vector(values, {40, 2});
+  t.temperature = 1;
+  t.name = "crafted";
+  t.labels.resize(40);
+  for (int i = 0; i < 40; ++i) t.labels[i] = i % 4;  // four initial states
+  DatasetOptions options;
+  options.lag = 1;
+  Dataset ds = Dataset::build({t}, options);
+  models::LatfConfig config;
+  config.lag = 1;
+  models::Trainer trainer(config, ds, Device::cpu());
+  auto& p = trainer.model().spib->parameters();
+  // Encoder: identity on the normalised inputs.
+  p.value("encoder.0.weight").copy_from(Tensor::from_vector(std::vector<float>{1, 0, 0, 1}, {2, 2}));
+  p.value("encoder.0.bias").zero();
+  // Decoder: hidden = [relu(u₀), relu(−u₀), 0, …]; logits of state 1 = hidden₁, of state 3 = hidden₀.
+  for (const char* name : {"decoder.0.weight", "decoder.1.weight", "decoder.2.weight", "decoder.0.bias",
+                           "decoder.1.bias", "decoder.2.bias"})
+    p.value(name).zero();
+  std::vector<float> w0(16 * 2, 0.f), w1(16 * 16, 0.f), w2(4 * 16, 0.f);
+  w0[0 * 2 + 0] = 1;   // h0 = relu(u0)
+  w0[1 * 2 + 0] = -1;  // h1 = relu(−u0)
+  w1[0 * 16 + 0] = 1;
+  w1[1 * 16 + 1] = 1;
+  w2[3 * 16 + 0] = 5;  // state 3 ← u0 > 0
+  w2[1 * 16 + 1] = 5;  // state 1 ← u0 < 0
+  p.value("decoder.0.weight").copy_from(Tensor::from_vector(w0, {16, 2}));
+  p.value("decoder.1.weight").copy_from(Tensor::from_vector(w1, {16, 16}));
+  p.value("decoder.2.weight").copy_from(Tensor::from_vector(w2, {4, 16}));
+  const std::vector<float> rows_before = p.value("decoder.2.weight").to_vector();
+
+  trainer.refine_labels();
+
+  ASSERT_EQ(ds.states(), 2);
+  const auto& labels = ds.frame_labels();
+  const auto x = ds.inputs().to_vector();
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(labels[i], x[2 * i] > 0 ? 1 : 0) << "frame " << i;
+  const auto& q = trainer.model().spib->parameters();
+  const auto rows_after = q.value("decoder.2.weight").to_vector();
+  EXPECT_TRUE(std::equal(rows_after.begin(), rows_after.begin() + 16, rows_before.begin() + 16));       // old state 1
+  EXPECT_TRUE(std::equal(rows_after.begin() + 16, rows_after.end(), rows_before.begin() + 3 * 16));     // old state 3
+  for (float v : q.value("mixture_logits").to_vector()) EXPECT_EQ(v, 0.f);
+  // Pseudo-input of each state: the (normalised) frame whose μ = x is nearest the state's mean.
+  const auto pseudo = q.value("pseudo_inputs").to_vector();
+  for (int k = 0; k < 2; ++k) {
+    double mean[2] = {0, 0};
+    int count = 0;
+    for (int i = 0; i < 40; ++i)
+      if (labels[i] == k) mean[0] += x[2 * i], mean[1] += x[2 * i + 1], ++count;
+    mean[0] /= count, mean[1] /= count;
+    double best = 1e30;
+    int nearest = -1;
+    for (int i = 0; i < 40; ++i) {
+      if (labels[i] != k) continue;
+      const double d = std::pow(x[2 * i] - mean[0], 2) + std::pow(x[2 * i + 1] - mean[1], 2);
+      if (d < best) best = d, nearest = i;
+    }
+    EXPECT_EQ(pseudo[2 * k], x[2 * nearest]) << "state " << k;
+    EXPECT_EQ(pseudo[2 * k + 1], x[2 * nearest + 1]) << "state " << k;
+  }
+  // A decoder that sends everything to one state cannot be refined.
+  w2.assign(2 * 16, 0.f);
+  trainer.model().spib->parameters().value("decoder.2.weight").copy_from(Tensor::from_vector(w2, {2, 16}));
+  trainer.model().spib->parameters().value("decoder.2.bias").copy_from(Tensor::from_vector(std::vector<float>{1, 0}, {2}));
+  testing::expect_invalid_argument([&] { trainer.refine_labels(); }, "only 1 state remains");
+}
+
 TEST(LatfTrainer, DivergenceNamesPhaseEpochAndStep) {
   DatasetOptions options;
   options.lag = 1;
