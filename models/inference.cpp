@@ -87,10 +87,16 @@ Tensor sample_latent(const LatfModel& model, double temperature, std::int64_t n,
   const double reduced = temperature / model.reference_temperature;
   Tensor out = Tensor::empty({n, model.latent_dim()});
   std::uint64_t stream = 0;
-  in_chunks(n, [&](Tape& tape, std::int64_t start, std::int64_t count) {
-    Var z = tape.constant(prior.sample(count, reduced, model.device(), seed, stream++));
-    rows(out, start, count).copy_from(tape.value(model.flow->generate(tape, z).out).to(Device::cpu()));
-  });
+  try {
+    in_chunks(n, [&](Tape& tape, std::int64_t start, std::int64_t count) {
+      Var z = tape.constant(prior.sample(count, reduced, model.device(), seed, stream++));
+      rows(out, start, count).copy_from(tape.value(model.flow->generate(tape, z).out).to(Device::cpu()));
+    });
+  } catch (const InvalidArgument& e) {  // check mode caught a non-finite value inside G
+    throw InvalidArgument(concat("sampling at T = ", temperature, ": the flow produced non-finite latent points (",
+                                 e.what(), "); far outside the training temperatures the unbounded exp scale "
+                                 "overflows: train with flow.scale_clamp > 0 to bound it"));
+  }
   return out;
 }
 

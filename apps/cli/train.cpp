@@ -1,0 +1,141 @@
+// `latf train`: both training phases on .npy trajectories; the run directory appears only when
+// everything in it has been written (apps/cli/README.md describes its content).
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "apps/cli/commands.hpp"
+#include "apps/cli/common.hpp"
+#include "apps/cli/config_options.hpp"
+#include "apps/cli/inputs.hpp"
+#include "apps/cli/outputs.hpp"
+#include "data/npy.hpp"
+#include "models/checkpoint.hpp"
+#include "models/inference.hpp"
+#include "models/trainer.hpp"
+
+namespace latf::cli {
+
+namespace {
+
+struct TrainOptions {
+  std::vector<std::string> data;
+  std::string temperatures, out, device = "auto";
+  ConfigFlags flags;
+  bool quiet = false, overwrite = false;
+};
+
+nlohmann::ordered_json losses_json(const models::LossParts& l) {
+  return {{"total", l.total}, {"reconstruction", l.reconstruction}, {"prior", l.prior}};
+}
+
+nlohmann::ordered_json epoch_json(const models::EpochRecord& r) {
+  return {{"phase", models::phase_name(r.phase)},
+          {"epoch", r.epoch},
+          {"round", r.round},
+          {"learning_rate", r.learning_rate},
+          {"train", losses_json(r.train)},
+          {"validation", losses_json(r.validation)},
+          {"states", r.states},
+          {"populations", r.populations},
+          {"population_change", r.population_change},
+          {"seconds", r.seconds}};
+}
+
+void print_epoch(const models::EpochRecord& r) {
+  std::printf("%-5s round %d epoch %4d  lr %.2e  loss %.5f (rec %.5f, prior %.4f)  val %.5f  states %d  pop",
+              models::phase_name(r.phase), r.round, r.epoch, r.learning_rate, r.train.total, r.train.reconstruction,
+              r.train.prior, r.validation.total, r.states);
+  constexpr std::size_t kShown = 8;  // long population lists (e.g. 100 k-means states) are cut
+  for (std::size_t k = 0; k < r.populations.size() && k < kShown; ++k) std::printf(" %.3f", r.populations[k]);
+  if (r.populations.size() > kShown) std::printf(" (+%zu more)", r.populations.size() - kShown);
+  std::printf("  %.2fs\n", r.seconds);
+  std::fflush(stdout);
+}
+
+// Pseudo-inputs of the VampPrior, one per state, mapped back to raw descriptor units.
+Tensor representative_inputs(const models::LatfModel& model) {
+  Tensor pseudo = model.spib->parameters().value("pseudo_inputs").to(Device::cpu()).clone();
+  const auto& norm = model.normalization;
+  float* p = pseudo.data<float>();
+  const std::int64_t d = pseudo.dim(1);
+  for (std::int64_t i = 0; i < pseudo.numel(); ++i) p[i] = p[i] * norm.scale[i % d] + norm.mean[i % d];
+  return pseudo;
+}
+
+void run_train(const TrainOptions& o) {
+  const models::LatfConfig config = resolve_config(o.flags);
+  const std::vector<double> temperatures =
+      o.temperatures.empty() ? std::vector<double>{} : parse_temperatures(o.temperatures, "--temperatures");
+  const Device device = device_option(o.device);
+  require_usable(device);
+  StagedDirectory out(o.out, o.overwrite);  // before the data: an existing RUN_DIR fails at once
+  std::vector<models::Trajectory> trajectories = load_trajectories(o.data, temperatures);
+  std::vector<Tensor> raw;
+  for (const auto& t : trajectories) raw.push_back(t.frames);
+  models::DatasetOptions data_options;
+  data_options.lag = config.lag;
+  data_options.reference_temperature = config.reference_temperature;
+  data_options.validation_fraction = config.validation_fraction;
+  data_options.seed = config.seed;
+  data_options.initial_states = config.spib.initial_states;
+  models::Dataset dataset = models::Dataset::build(std::move(trajectories), data_options);
+  if (!o.quiet)
+    std::printf("data: %zu trajectories, %lld frames, %d descriptors, %d initial states, T_ref = %g, device %s\n",
+                raw.size(), static_cast<long long>(dataset.frames()), dataset.descriptors(), dataset.states(),
+                dataset.reference_temperature(), device.str().c_str());
+
+  const std::map<std::string, std::string> metadata = {{"created_by", "latf train"}};
+  models::Trainer trainer(config, dataset, device);
+  nlohmann::ordered_json history = nlohmann::ordered_json::array();
+  bool have_checkpoint = false;
+  try {
+    trainer.train([&](const models::EpochRecord& r) {
+      history.push_back(epoch_json(r));
+      // The last good state, for RUN_DIR.failed should a later epoch diverge.
+      models::save_checkpoint(out.file("model.latf"), trainer.model(), metadata);
+      have_checkpoint = true;
+      if (!o.quiet) print_epoch(r);
+    });
+  } catch (const std::exception& e) {
+    if (!have_checkpoint) throw;
+    std::filesystem::path failed = out.final_path();
+    failed += ".failed";
+    write_json(out.file("history.json"), history);
+    write_json(out.file("config.json"), config_to_json(config));
+    out.commit_as(failed);
+    throw std::runtime_error(std::string(e.what()) + " (last good checkpoint and history kept in " + failed.string() + ")");
+  }
+
+  models::save_checkpoint(out.file("model.latf"), trainer.model(), metadata);
+  write_json(out.file("config.json"), config_to_json(config));
+  write_json(out.file("history.json"), history);
+  for (std::size_t k = 0; k < raw.size(); ++k)
+    write_encoded(models::encode_frames(trainer.model(), raw[k]), out.file("traj_" + std::to_string(k) + "_"));
+  const std::vector<double> populations = dataset.train_populations();
+  data::write_npy(out.file("state_populations.npy"), populations, {static_cast<std::int64_t>(populations.size())});
+  data::write_npy(out.file("representative_inputs.npy"), representative_inputs(trainer.model()));
+  out.commit();
+  if (!o.quiet) std::printf("wrote %s (%d states)\n", out.final_path().c_str(), dataset.states());
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  CLI::App* train = app.add_subcommand("train", "Train SPIB and the flow on trajectories (.npy or manifest)");
+  auto o = std::make_shared<TrainOptions>();
+  train->add_option("--data", o->data, "Manifest (.json) and/or trajectory (.npy [N, D]) files")->required()->expected(1, -1);
+  train->add_option("--temperatures", o->temperatures,
+                    "Temperatures of the .npy files given directly: one for all, or one per file");
+  train->add_option("--out", o->out, "Run directory (created; must not exist)")->required();
+  train->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  add_config_flags(*train, o->flags);
+  train->add_flag("--overwrite", o->overwrite, "Replace an existing run directory");
+  train->add_flag("--quiet", o->quiet, "No per-epoch output");
+  train->callback([o] { run_train(*o); });
+}
+
+}  // namespace latf::cli

@@ -1,0 +1,254 @@
+// The `latf` executable run as a subprocess: the whole pipeline on tiny data, --help of every
+// subcommand, and bad inputs (clear message naming the input, non-zero exit, no output left).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "data/npy.hpp"
+#include "tests/support.hpp"
+
+#ifndef LATF_CLI_BINARY
+#error "LATF_CLI_BINARY (the path of the latf executable) must be defined by the build"
+#endif
+
+namespace latf {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("latf_cli_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  Result latf(const std::vector<std::string>& args) const {
+    std::string command = quoted(LATF_CLI_BINARY);
+    for (const auto& a : args) command += " " + quoted(a);
+    const fs::path out = dir_ / ".stdout", err = dir_ / ".stderr";
+    command += " > " + quoted(out.string()) + " 2> " + quoted(err.string());
+    const int status = std::system(command.c_str());
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    fs::remove(out);
+    fs::remove(err);
+    return r;
+  }
+
+  // Nothing named `name` or `name.tmp-*` exists in the test directory.
+  void expect_no_output(const std::string& name) const {
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+      const std::string file = entry.path().filename().string();
+      EXPECT_NE(file.rfind(name, 0), 0u) << "left behind: " << file;
+    }
+  }
+
+  fs::path dir_;
+};
+
+data::NpyArray read(const std::string& file) { return data::read_npy(file); }
+
+void expect_shape(const std::string& file, data::NpyType type, std::vector<std::int64_t> shape) {
+  SCOPED_TRACE(file);
+  ASSERT_TRUE(fs::exists(file));
+  const data::NpyArray a = read(file);
+  EXPECT_EQ(a.type, type);
+  EXPECT_EQ(a.shape, shape);
+}
+
+TEST_F(CliTest, SimulateTrainEncodeSampleEndToEnd) {
+  const std::string sim = path("sim"), run = path("run"), enc = path("enc"), smp = path("smp");
+  Result r = latf({"simulate", "three-hole", "--temperatures", "0.7,1.5", "--frames", "300", "--replicas", "2",
+                   "--seed", "3", "--equilibration-steps", "100", "--out", sim});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto manifest = nlohmann::json::parse(slurp(sim + "/manifest.json"));
+  ASSERT_EQ(manifest.size(), 4u);
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_EQ(manifest[k]["file"], "traj_" + std::to_string(k) + ".npy");
+    EXPECT_DOUBLE_EQ(manifest[k]["temperature"].get<double>(), k < 2 ? 0.7 : 1.5);
+    expect_shape(sim + "/traj_" + std::to_string(k) + ".npy", data::NpyType::Float32, {300, 2});
+  }
+
+  r = latf({"train", "--data", sim + "/manifest.json", "--out", run, "--device", "cpu", "--lag", "5",
+            "--initial-states", "8", "--spib-refinements", "1", "--spib-max-epochs", "3", "--joint-max-epochs", "3",
+            "--joint-refinements", "0", "--flow-layers", "2", "--spib-batch-size", "256", "--joint-batch-size", "256"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("spib  round 0 epoch"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("joint round 0 epoch"), std::string::npos) << r.out;
+  expect_no_output("run.");  // no staging directory left
+  ASSERT_TRUE(fs::exists(run + "/model.latf"));
+  const auto config = nlohmann::json::parse(slurp(run + "/config.json"));
+  EXPECT_EQ(config["lag"], 5);
+  EXPECT_EQ(config["flow"]["layers"], 2);
+  EXPECT_EQ(config["spib_phase"]["refinements"], 1);
+  const auto history = nlohmann::json::parse(slurp(run + "/history.json"));
+  ASSERT_GE(history.size(), 2u);
+  EXPECT_EQ(history.front()["phase"], "spib");
+  EXPECT_EQ(history.back()["phase"], "joint");
+  const data::NpyArray populations = read(run + "/state_populations.npy");
+  ASSERT_EQ(populations.shape.size(), 1u);
+  const std::int64_t states = populations.shape[0];
+  EXPECT_GE(states, 2);
+  EXPECT_EQ(states, history.back()["states"].get<std::int64_t>());
+  expect_shape(run + "/representative_inputs.npy", data::NpyType::Float32, {states, 2});
+  for (int k = 0; k < 4; ++k) {
+    const std::string prefix = run + "/traj_" + std::to_string(k) + "_";
+    expect_shape(prefix + "labels.npy", data::NpyType::Int64, {300});
+    expect_shape(prefix + "latent_mean.npy", data::NpyType::Float32, {300, 2});
+    expect_shape(prefix + "state_probabilities.npy", data::NpyType::Float32, {300, states});
+  }
+  const std::vector<float> probabilities = data::npy_to_tensor(read(run + "/traj_0_state_probabilities.npy")).to_vector();
+  for (std::size_t i = 0; i < probabilities.size(); i += states) {
+    double sum = 0;
+    for (std::int64_t k = 0; k < states; ++k) sum += probabilities[i + k];
+    ASSERT_NEAR(sum, 1.0, 1e-4) << "row " << i / states;
+  }
+
+  r = latf({"encode", "--model", run + "/model.latf", "--data", sim + "/traj_0.npy", "--out", enc, "--device", "cpu"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_shape(enc + "/latent_mean.npy", data::NpyType::Float32, {300, 2});
+  expect_shape(enc + "/state_probabilities.npy", data::NpyType::Float32, {300, states});
+  // The same model on the same frames: encode reproduces what train wrote.
+  EXPECT_EQ(data::npy_to_integers(read(enc + "/labels.npy")), data::npy_to_integers(read(run + "/traj_0_labels.npy")));
+
+  r = latf({"sample", "--model", run + "/model.latf", "--temperature", "1.0", "--n", "500", "--seed", "4", "--out", smp,
+            "--device", "cpu"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_shape(smp + "/latent.npy", data::NpyType::Float32, {500, 2});
+  expect_shape(smp + "/states.npy", data::NpyType::Int64, {500});
+  for (std::int64_t s : data::npy_to_integers(read(smp + "/states.npy"))) {
+    ASSERT_GE(s, 0);
+    ASSERT_LT(s, states);
+  }
+}
+
+TEST_F(CliTest, HelpOfEverySubcommandExitsZero) {
+  for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
+           {"--help"}, {"simulate", "three-hole", "--help"}, {"train", "--help"}, {"encode", "--help"}, {"sample", "--help"}}) {
+    const Result r = latf(command);
+    EXPECT_EQ(r.code, 0) << command[0] << ": " << r.err;
+    EXPECT_NE(r.out.find(command.size() == 1 ? "train" : "--"), std::string::npos) << command[0] << ": " << r.out;
+  }
+  const Result train = latf({"train", "--help"});
+  for (const char* flag : {"--lag", "--beta", "--tau", "--flow-layers", "--spib-batch-size", "--spib-refinements",
+                           "--joint-patience", "--quiet", "--device"})
+    EXPECT_NE(train.out.find(flag), std::string::npos) << flag;
+}
+
+struct BadInput {
+  const char* name;
+  std::vector<std::string> args;  // "@" is replaced by the test directory
+  const char* named;              // must appear on stderr
+  int code;                       // expected exit code
+};
+
+class CliBadInputTest : public CliTest, public ::testing::WithParamInterface<BadInput> {};
+
+TEST_P(CliBadInputTest, FailsNamingTheInputAndWritesNothing) {
+  // Inputs the cases refer to: valid frames, a file that is no checkpoint, a bad manifest.
+  data::write_npy(path("frames.npy"), testing::random_tensor({60, 2}, 1));
+  std::ofstream(path("garbage.latf")) << "not a checkpoint";
+  std::ofstream(path("zero_t.json")) << R"([{"file": "frames.npy", "temperature": 0}])";
+  std::ofstream(path("missing_ref.json")) << R"([{"file": "absent.npy", "temperature": 1}])";
+  fs::create_directories(path("existing"));
+  std::ofstream(path("existing/keep.txt")) << "keep";
+
+  std::vector<std::string> args;
+  for (std::string a : GetParam().args) {
+    if (const auto at = a.find('@'); at != std::string::npos) a.replace(at, 1, dir_.string());
+    args.push_back(a);
+  }
+  const Result r = latf(args);
+  EXPECT_EQ(r.code, GetParam().code) << r.err;
+  EXPECT_NE(r.err.find(GetParam().named), std::string::npos) << "stderr: " << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "expected a one-line error, got: " << r.err;
+  expect_no_output("out");
+  EXPECT_EQ(slurp(path("existing/keep.txt")), "keep");
+}
+
+const std::vector<std::string> kTinyTrain = {"--spib-max-epochs", "1", "--joint-max-epochs", "1", "--initial-states", "4"};
+
+std::vector<std::string> train_with(std::vector<std::string> args) {
+  args.insert(args.begin(), "train");
+  args.insert(args.end(), kTinyTrain.begin(), kTinyTrain.end());
+  return args;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CliBadInputTest,
+    ::testing::Values(
+        BadInput{"UnknownOption", train_with({"--data", "@/frames.npy", "--temperatures", "1", "--out", "@/out", "--bogus"}),
+                 "--bogus", 2},
+        BadInput{"NoSubcommand", {}, "subcommand", 2},
+        BadInput{"MissingDataFile", train_with({"--data", "@/absent.npy", "--temperatures", "1", "--out", "@/out"}),
+                 "absent.npy", 2},
+        BadInput{"ManifestNamesMissingFile", train_with({"--data", "@/missing_ref.json", "--out", "@/out"}), "absent.npy",
+                 1},
+        BadInput{"ManifestTemperatureZero", train_with({"--data", "@/zero_t.json", "--out", "@/out"}), "zero_t.json", 1},
+        BadInput{"TrainTemperatureNotANumber",
+                 train_with({"--data", "@/frames.npy", "--temperatures", "warm", "--out", "@/out"}), "warm", 2},
+        BadInput{"TrainTemperatureCountMismatch",
+                 train_with({"--data", "@/frames.npy", "--temperatures", "1,2", "--out", "@/out"}), "--temperatures", 2},
+        BadInput{"InvalidConfigValue",
+                 train_with({"--data", "@/frames.npy", "--temperatures", "1", "--spib-batch-size", "0", "--out", "@/out"}),
+                 "batch_size", 2},
+        BadInput{"OutputExists", train_with({"--data", "@/frames.npy", "--temperatures", "1", "--out", "@/existing"}),
+                 "existing", 2},
+        BadInput{"SimulateTemperatureListUnparsable",
+                 {"simulate", "three-hole", "--temperatures", "0.7,,1.5", "--frames", "10", "--out", "@/out"}, "0.7,,1.5",
+                 2},
+        BadInput{"SimulateTemperatureNotPositive",
+                 {"simulate", "three-hole", "--temperatures", "0.7,-1", "--frames", "10", "--out", "@/out"}, "-1", 2},
+        BadInput{"SimulateZeroFrames",
+                 {"simulate", "three-hole", "--temperatures", "1", "--frames", "0", "--out", "@/out"}, "--frames", 2},
+        BadInput{"EncodeMissingModel",
+                 {"encode", "--model", "@/absent.latf", "--data", "@/frames.npy", "--out", "@/out"}, "absent.latf", 2},
+        BadInput{"EncodeCorruptModel",
+                 {"encode", "--model", "@/garbage.latf", "--data", "@/frames.npy", "--out", "@/out"}, "garbage.latf", 1},
+        BadInput{"SampleTemperatureZero",
+                 {"sample", "--model", "@/garbage.latf", "--temperature", "0", "--n", "5", "--out", "@/out"},
+                 "--temperature", 2},
+        BadInput{"SampleTemperatureNegative",
+                 {"sample", "--model", "@/garbage.latf", "--temperature", "-2", "--n", "5", "--out", "@/out"},
+                 "--temperature", 2},
+        BadInput{"SampleBadDevice",
+                 {"sample", "--model", "@/garbage.latf", "--temperature", "1", "--n", "5", "--device", "tpu", "--out",
+                  "@/out"},
+                 "tpu", 2}),
+    [](const ::testing::TestParamInfo<BadInput>& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace latf
