@@ -34,7 +34,8 @@ void coupling_backward_rule(Tape& tape, const Node& node) {
   Tensor da = tape.gradient_sink(node.inputs[4]);
   kernels::coupling_backward(tape.value(node.inputs[0]), tape.value(node.inputs[1]), tape.value(node.inputs[2]),
                              tape.value(node.inputs[3]), tape.value(node.inputs[4]), coupling_spec_of(node),
-                             tape.grad(node.outputs[0]), tape.grad(node.outputs[1]), dx, dscale, dshift, da);
+                             tape.grad(node.outputs[0]), tape.grad(node.outputs[1]), dx, dscale, dshift, da,
+                             node.saved[0].defined() ? &node.saved[0] : nullptr);
 }
 
 }  // namespace
@@ -64,9 +65,13 @@ CouplingOutputs coupling(Tape& tape, Var x, Var mask, Var scale_params, Var shif
   const std::int64_t n = xv.rank() >= 1 ? xv.dim(0) : 0;
   Tensor y = Tensor::empty({n, spec.dim}, xv.device(), xv.dtype());
   Tensor log_det = Tensor::empty({n}, xv.device(), xv.dtype());
-  kernels::coupling_forward(xv, tape.value(mask), tape.value(scale_params), tape.value(shift_params),
-                            tape.value(scale_vector), spec, y, log_det);
   const bool record = tape.should_record({x, scale_params, shift_params, scale_vector});
+  // On the CPU the recorded forward keeps its intermediates for backward (pooled memory).
+  Tensor workspace;
+  if (record && xv.device().is_cpu())
+    workspace = Tensor::empty({kernels::coupling_workspace_size(n, spec)}, xv.device(), xv.dtype());
+  kernels::coupling_forward(xv, tape.value(mask), tape.value(scale_params), tape.value(shift_params),
+                            tape.value(scale_vector), spec, y, log_det, workspace.defined() ? &workspace : nullptr);
   CouplingOutputs out{tape.output(y, record, "coupling output y"),
                       tape.output(log_det, record, "coupling output log_det")};
   if (record) {
@@ -77,6 +82,7 @@ CouplingOutputs coupling(Tape& tape, Var x, Var mask, Var scale_params, Var shif
     node.outputs = {out.y, out.log_det};
     node.integers = {spec.dim, spec.hidden, static_cast<std::int64_t>(spec.direction), 0};
     node.reals = {spec.alpha, spec.scale_clamp, 0, 0};
+    node.saved[0] = workspace;
     tape.record(node);
   }
   return out;

@@ -40,20 +40,37 @@ void check_operands(const Tensor& x, const Tensor& mask, const Tensor& scale_par
   }
 }
 
+// The forward's intermediates as views of one workspace tensor (planar: each block [N, width]).
 template <class T>
 struct CpuCoupling {
   const CouplingSpec& spec;
   std::int64_t n;
   MlpShape net;
+  Tensor workspace;
   Tensor conditioner_input, s, t;  // [N, d] each
   cpu::MlpActivations scale_act, shift_act;
 
+  // Views into `space` (allocated here when undefined); computes the intermediates unless
+  // `filled` says the forward already did.
   CpuCoupling(const CouplingSpec& spec_, const Tensor& x, const Tensor& mask, const Tensor& scale_params,
-              const Tensor& shift_params)
+              const Tensor& shift_params, Tensor space, bool filled)
       : spec(spec_), n(x.dim(0)), net(spec_.net()),
-        conditioner_input(Tensor::empty(x.shape(), Device::cpu(), x.dtype())),
-        s(Tensor::empty(x.shape(), Device::cpu(), x.dtype())), t(Tensor::empty(x.shape(), Device::cpu(), x.dtype())),
-        scale_act(n, spec_.hidden, x.dtype()), shift_act(n, spec_.hidden, x.dtype()) {
+        workspace(space.defined() ? space
+                                  : Tensor::empty({coupling_workspace_size(x.dim(0), spec_)}, Device::cpu(), x.dtype())),
+        conditioner_input(block(0, spec_.dim)), s(block(1, spec_.dim)), t(block(2, spec_.dim)),
+        scale_act(block(3, spec_.hidden), block(4, spec_.hidden)),
+        shift_act(block(5, spec_.hidden), block(6, spec_.hidden)) {
+    if (!filled) compute(x, mask, scale_params, shift_params);
+  }
+
+  // Block i of the layout [c | s | t | scale h1 | scale h2 | shift h1 | shift h2].
+  Tensor block(int i, int width) const {
+    const std::int64_t d = spec.dim, h = spec.hidden;
+    const std::int64_t start = i < 3 ? i * n * d : 3 * n * d + (i - 3) * n * h;
+    return workspace.view(start, {n, width});
+  }
+
+  void compute(const Tensor& x, const Tensor& mask, const Tensor& scale_params, const Tensor& shift_params) {
     const T* xp = x.data<T>();
     const T* m = mask.data<T>();
     T* c = conditioner_input.data<T>();
@@ -64,15 +81,27 @@ struct CpuCoupling {
   }
 };
 
+void check_workspace(const Tensor* workspace, const Tensor& x, const CouplingSpec& spec) {
+  if (workspace == nullptr || !x.device().is_cpu()) return;
+  require_shape(*workspace, {coupling_workspace_size(x.dim(0), spec)}, "coupling workspace");
+  require_same_device(x, *workspace, "coupling input x", "coupling workspace");
+}
+
 }  // namespace
 
+std::int64_t coupling_workspace_size(std::int64_t rows, const CouplingSpec& spec) {
+  return rows * (3 * std::int64_t(spec.dim) + 4 * std::int64_t(spec.hidden));
+}
+
 void coupling_forward(const Tensor& x, const Tensor& mask, const Tensor& scale_params, const Tensor& shift_params,
-                      const Tensor& scale_vector, const CouplingSpec& spec, Tensor& y, Tensor& log_det) {
+                      const Tensor& scale_vector, const CouplingSpec& spec, Tensor& y, Tensor& log_det,
+                      Tensor* workspace) {
   check_operands(x, mask, scale_params, shift_params, scale_vector, spec);
   require_shape(y, x.shape(), "coupling output y");
   require_shape(log_det, {x.dim(0)}, "coupling output log_det");
   require_same_device(x, y, "coupling input x", "coupling output y");
   require_same_device(x, log_det, "coupling input x", "coupling output log_det");
+  check_workspace(workspace, x, spec);
   if (x.device().is_cuda()) {
 #if LATF_WITH_CUDA
     coupling_forward_cuda(x, mask, scale_params, shift_params, scale_vector, spec, y, log_det);
@@ -83,7 +112,7 @@ void coupling_forward(const Tensor& x, const Tensor& mask, const Tensor& scale_p
   }
   dispatch_cpu_dtype(x, [&](auto zero) {
     using T = decltype(zero);
-    CpuCoupling<T> run(spec, x, mask, scale_params, shift_params);
+    CpuCoupling<T> run(spec, x, mask, scale_params, shift_params, workspace ? *workspace : Tensor(), false);
     const bool generative = spec.direction == CouplingDirection::Generative;
     const T *xp = x.data<T>(), *m = mask.data<T>(), *a = scale_vector.data<T>();
     const T *s = run.s.template data<T>(), *t = run.t.template data<T>();
@@ -104,8 +133,10 @@ void coupling_forward(const Tensor& x, const Tensor& mask, const Tensor& scale_p
 
 void coupling_backward(const Tensor& x, const Tensor& mask, const Tensor& scale_params, const Tensor& shift_params,
                        const Tensor& scale_vector, const CouplingSpec& spec, const Tensor& dy, const Tensor& dlog_det,
-                       Tensor& dx, Tensor& dscale_params, Tensor& dshift_params, Tensor& dscale_vector) {
+                       Tensor& dx, Tensor& dscale_params, Tensor& dshift_params, Tensor& dscale_vector,
+                       const Tensor* workspace) {
   check_operands(x, mask, scale_params, shift_params, scale_vector, spec);
+  check_workspace(workspace, x, spec);
   if (dy.defined()) require_shape(dy, x.shape(), "coupling output gradient dy");
   if (dlog_det.defined()) require_shape(dlog_det, {x.dim(0)}, "coupling log_det gradient");
   if (dx.defined()) require_shape(dx, x.shape(), "coupling input gradient dx");
@@ -126,7 +157,8 @@ void coupling_backward(const Tensor& x, const Tensor& mask, const Tensor& scale_
   }
   dispatch_cpu_dtype(x, [&](auto zero) {
     using T = decltype(zero);
-    CpuCoupling<T> run(spec, x, mask, scale_params, shift_params);
+    CpuCoupling<T> run(spec, x, mask, scale_params, shift_params, workspace ? *workspace : Tensor(),
+                       workspace != nullptr);
     const bool generative = spec.direction == CouplingDirection::Generative;
     const int d = spec.dim;
     const std::int64_t n = run.n;

@@ -23,15 +23,23 @@ struct CouplingSpec {
   LATF_HD MlpShape net() const { return MlpShape{dim, hidden, dim}; }
 };
 
+// Elements of the optional CPU workspace for N rows: the forward stores its conditioner inputs,
+// outputs and hidden activations there, so that backward need not recompute them. (The CUDA
+// kernels recompute on chip instead and ignore it.)
+std::int64_t coupling_workspace_size(std::int64_t rows, const CouplingSpec& spec);
+
 // x [N,d], mask [d] (entries 0 or 1), scale_params/shift_params [net().size()], scale_vector a [d]
-// → y [N,d], log_det [N].
+// → y [N,d], log_det [N]; on the CPU also fills *workspace when given.
 void coupling_forward(const Tensor& x, const Tensor& mask, const Tensor& scale_params, const Tensor& shift_params,
-                      const Tensor& scale_vector, const CouplingSpec& spec, Tensor& y, Tensor& log_det);
+                      const Tensor& scale_vector, const CouplingSpec& spec, Tensor& y, Tensor& log_det,
+                      Tensor* workspace = nullptr);
 
 // dy [N,d] and dlog_det [N] (either may be undefined = zero); accumulates into the defined ones of
-// dx, dscale_params, dshift_params, dscale_vector.
+// dx, dscale_params, dshift_params, dscale_vector. `workspace`, when given on the CPU, must be
+// the one the forward filled from the same x and parameters.
 void coupling_backward(const Tensor& x, const Tensor& mask, const Tensor& scale_params, const Tensor& shift_params,
                        const Tensor& scale_vector, const CouplingSpec& spec, const Tensor& dy, const Tensor& dlog_det,
-                       Tensor& dx, Tensor& dscale_params, Tensor& dshift_params, Tensor& dscale_vector);
+                       Tensor& dx, Tensor& dscale_params, Tensor& dshift_params, Tensor& dscale_vector,
+                       const Tensor* workspace = nullptr);
 
 }  // namespace latf::kernels

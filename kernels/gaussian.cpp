@@ -1,9 +1,9 @@
 #include "kernels/gaussian.hpp"
 
 #include <climits>
-#include <vector>
 
 #include "kernels/gaussian_math.hpp"
+#include "kernels/vector_exp.hpp"
 
 namespace latf::kernels {
 
@@ -153,58 +153,142 @@ void gaussian_backward_cpu(const Tensor& u, const Tensor& mean, const Tensor& lo
   if (pdlv && shared) pdlv[0] += static_cast<T>(shared_total);
 }
 
+// The VampPrior on the CPU. Everything that does not depend on u (1/σ², log π_k, π_k) is computed
+// once per call into a pooled buffer, stored [d, K] so that every per-row loop runs over k with
+// unit stride and no branch; each row's component terms are evaluated once and reused for its
+// log-sum-exp and, in backward, for its responsibilities γ_ik. That leaves K exp per row and pass
+// (plus one log in forward), in float through the vectorisable exp_nonpositive.
 template <class T>
-VampComponents<T> vamp_components(const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits) {
+struct HostVamp {
+  Tensor storage;          // constants [2·K·d + 2·K], then 3·K scratch values for one row
+  VampConstants<T> c;
+  T* terms;                // a_k, then exp(a_k − m) in place
+  T* gamma_dout;           // dout_i · γ_ik
+  T* du_terms;             // dout_i · γ_ik · ∂a_k/∂u_ij for one j
+};
+
+template <class T>
+HostVamp<T> prepare_host_vamp(const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits) {
   const int k_count = static_cast<int>(means.dim(0)), d = static_cast<int>(means.dim(1));
   const LogVarianceLayout lay = layout_of(log_variance.rank() == 1, d);
-  const T* logits = mixture_logits.data<T>();
-  return VampComponents<T>{means.data<T>(), log_variance.data<T>(), logits, k_count, d, lay.row_stride, lay.step,
-                           log_sum_exp(logits, k_count)};
+  const std::int64_t kd = std::int64_t(k_count) * d;
+  HostVamp<T> h;
+  h.storage = Tensor::empty({2 * kd + 5 * std::int64_t(k_count)}, Device::cpu(), means.dtype());
+  T* base = h.storage.template data<T>();
+  h.c = VampConstants<T>{base, base + kd, base + 2 * kd, base + 2 * kd + k_count, k_count, d, 1, k_count};
+  h.terms = base + 2 * kd + 2 * k_count;
+  h.gamma_dout = h.terms + k_count;
+  h.du_terms = h.gamma_dout + k_count;
+  const VampParameters<T> p{means.data<T>(), log_variance.data<T>(), mixture_logits.data<T>(), k_count, d,
+                            lay.row_stride, lay.step};
+  const T log_normalizer = log_sum_exp(p.logits, k_count);
+  for (int k = 0; k < k_count; ++k) vamp_prepare_component(p, log_normalizer, k, h.c);
+  return h;
+}
+
+// shifted_exp on the host: the float path uses the vectorisable exp_nonpositive (a − m ≤ 0); double
+// (tests, gradient checks) keeps libm.
+inline float host_shifted_exp(float a, float maximum) { return exp_nonpositive(a - maximum); }
+inline double host_shifted_exp(double a, double maximum) { return shifted_exp(a, maximum); }
+
+// Fills terms[k] = exp(a_k − m) for one row and returns m and s = Σ_k exp(a_k − m). The sum over
+// j runs in the same order as vamp_component_term's, so the CUDA path computes the same a_k.
+template <class T>
+ShiftedSum<T> host_row_terms(const T* u, const VampConstants<T>& c, T* __restrict terms) {
+  const int k_count = c.k_count;
+  const T* __restrict offset = c.offset;
+  for (int k = 0; k < k_count; ++k) terms[k] = offset[k];
+  for (int j = 0; j < c.d; ++j) {
+    const T uj = u[j];
+    const T* __restrict mean = c.means + std::int64_t(j) * k_count;
+    const T* __restrict inverse_variance = c.inverse_variance + std::int64_t(j) * k_count;
+    for (int k = 0; k < k_count; ++k) terms[k] += gaussian_quadratic_term(uj, mean[k], inverse_variance[k]);
+  }
+  T maximum = terms[0];
+  for (int k = 1; k < k_count; ++k) maximum = terms[k] > maximum ? terms[k] : maximum;
+  for (int k = 0; k < k_count; ++k) terms[k] = host_shifted_exp(terms[k], maximum);
+  T sum = T(0);
+  for (int k = 0; k < k_count; ++k) sum += terms[k];
+  return {maximum, sum};
 }
 
 template <class T>
 void vamp_forward_cpu(const Tensor& u, const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits,
                       Tensor& out) {
-  const VampComponents<T> c = vamp_components<T>(means, log_variance, mixture_logits);
+  const HostVamp<T> h = prepare_host_vamp<T>(means, log_variance, mixture_logits);
   const std::int64_t n = u.dim(0);
+  const int d = h.c.d;
   const T* pu = u.data<T>();
   T* po = out.data<T>();
-  for (std::int64_t i = 0; i < n; ++i) po[i] = vamp_row_log_density(pu + i * c.d, c);
-}
-
-// Sums over rows kept in double, added to the outputs once at the end.
-template <class T>
-struct HostVampSink {
-  std::vector<double> dmeans, dlog_variance, dlogits;
-  void mean(int index, T v) { dmeans[index] += v; }
-  void log_variance(int index, T v) { dlog_variance[index] += v; }
-  void logit(int k, T v) { dlogits[k] += v; }
-};
-
-template <class T>
-void add_to(Tensor& target, const std::vector<double>& values) {
-  if (!target.defined()) return;
-  T* p = target.data<T>();
-  for (std::size_t i = 0; i < values.size(); ++i) p[i] += static_cast<T>(values[i]);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const ShiftedSum<T> s = host_row_terms(pu + i * d, h.c, h.terms);
+    po[i] = shifted_log_sum_exp(s.maximum, s.sum);
+  }
 }
 
 template <class T>
 void vamp_backward_cpu(const Tensor& u, const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits,
                        const Tensor& dout, Tensor& du, Tensor& dmeans, Tensor& dlog_variance, Tensor& dmixture_logits) {
-  const VampComponents<T> c = vamp_components<T>(means, log_variance, mixture_logits);
-  const std::int64_t n = u.dim(0);
+  const HostVamp<T> h = prepare_host_vamp<T>(means, log_variance, mixture_logits);
+  const VampConstants<T>& c = h.c;
+  const int k_count = c.k_count, d = c.d;
+  const std::int64_t n = u.dim(0), kd = std::int64_t(k_count) * d;
   const T* pu = u.data<T>();
   const T* g = dout.data<T>();
   T* pdu = data_or_null<T>(du);
-  HostVampSink<T> sink{std::vector<double>(means.numel()), std::vector<double>(log_variance.numel()),
-                       std::vector<double>(c.k_count)};
+  // Sums over rows, kept in double even for float tensors and added to the outputs once at the
+  // end: [d, K] means, [d, K] log-variances, [K] Σ_i dout_i γ_ik.
+  Tensor sums = Tensor::zeros({2 * kd + k_count}, Device::cpu(), DType::Float64);
+  double* const mean_sum = sums.data<double>();
+  double* const lv_sum = mean_sum + kd;
+  double* const gamma_sum = lv_sum + kd;
+  double dout_total = 0.0;
+  T* __restrict gamma_dout = h.gamma_dout;
+  T* __restrict du_terms = h.du_terms;
   for (std::int64_t i = 0; i < n; ++i) {
-    const T* row = pu + i * c.d;
-    vamp_row_backward(row, c, vamp_row_log_density(row, c), g[i], pdu ? pdu + i * c.d : nullptr, sink);
+    const T* row = pu + i * d;
+    const ShiftedSum<T> s = host_row_terms(row, c, h.terms);
+    const T dout_over_sum = g[i] / s.sum;
+    for (int k = 0; k < k_count; ++k) {
+      gamma_dout[k] = dout_over_sum * h.terms[k];
+      gamma_sum[k] += gamma_dout[k];
+    }
+    dout_total += g[i];
+    for (int j = 0; j < d; ++j) {
+      const T uj = row[j];
+      const std::int64_t at = std::int64_t(j) * k_count;
+      const T* __restrict mean = c.means + at;
+      const T* __restrict inverse_variance = c.inverse_variance + at;
+      double* __restrict mean_sum_j = mean_sum + at;
+      double* __restrict lv_sum_j = lv_sum + at;
+      for (int k = 0; k < k_count; ++k) {
+        const GaussianTermGradient<T> t = gaussian_term_gradient_scaled(uj, mean[k], inverse_variance[k]);
+        du_terms[k] = gamma_dout[k] * t.du;
+        mean_sum_j[k] -= du_terms[k];
+        lv_sum_j[k] += gamma_dout[k] * t.dlog_variance;
+      }
+      if (!pdu) continue;
+      T du_total = T(0);
+      for (int k = 0; k < k_count; ++k) du_total += du_terms[k];
+      pdu[i * d + j] += du_total;
+    }
   }
-  add_to<T>(dmeans, sink.dmeans);
-  add_to<T>(dlog_variance, sink.dlog_variance);
-  add_to<T>(dmixture_logits, sink.dlogits);
+  if (T* p = data_or_null<T>(dmeans))
+    for (int k = 0; k < k_count; ++k)
+      for (int j = 0; j < d; ++j) p[k * d + j] += static_cast<T>(mean_sum[c.at(k, j)]);
+  if (T* p = data_or_null<T>(dlog_variance)) {
+    if (log_variance.rank() == 1) {
+      double total = 0.0;
+      for (std::int64_t e = 0; e < kd; ++e) total += lv_sum[e];
+      p[0] += static_cast<T>(total);
+    } else {
+      for (int k = 0; k < k_count; ++k)
+        for (int j = 0; j < d; ++j) p[k * d + j] += static_cast<T>(lv_sum[c.at(k, j)]);
+    }
+  }
+  if (T* p = data_or_null<T>(dmixture_logits))
+    for (int k = 0; k < k_count; ++k)
+      p[k] += static_cast<T>(vamp_logit_gradient(gamma_sum[k], static_cast<double>(c.weight[k]), dout_total));
 }
 
 }  // namespace

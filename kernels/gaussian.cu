@@ -76,9 +76,16 @@ __global__ void gaussian_backward_kernel(const float* u, const float* mean, cons
   if (dlog_variance && lv_step == 0) block_sum_into(shared_total, dlog_variance);
 }
 
-// One thread per row; each thread computes the logits' normaliser itself (K ≪ K·d work per row).
-__global__ void vamp_forward_kernel(const float* u, VampComponents<float> c, float* out, std::int64_t n) {
-  c.log_normalizer = log_sum_exp(c.logits, c.k_count);
+// One thread per component: the per-call constants every row reads (1/σ², log π_k − ½ Σ_j log σ²_kj,
+// π_k). Each thread computes the logits' normaliser itself (K work, done once per call).
+__global__ void vamp_prepare_kernel(VampParameters<float> p, VampConstants<float> c) {
+  const float log_normalizer = log_sum_exp(p.logits, p.k_count);
+  for (std::int64_t k = first_index(); k < p.k_count; k += grid_stride())
+    vamp_prepare_component(p, log_normalizer, static_cast<int>(k), c);
+}
+
+// One thread per row.
+__global__ void vamp_forward_kernel(const float* u, VampConstants<float> c, float* out, std::int64_t n) {
   for (std::int64_t row = first_index(); row < n; row += grid_stride())
     out[row] = vamp_row_log_density(u + row * c.d, c);
 }
@@ -109,9 +116,9 @@ struct DeviceVampSink {
 
 // One thread per row. With `stage`, dynamic shared memory holds [K·d means | K·d log-variance
 // (absent when it is a scalar) | K logits] partials, flushed to global once per block.
-__global__ void vamp_backward_kernel(const float* u, VampComponents<float> c, const float* dout, float* du,
-                                     float* dmeans, float* dlog_variance, float* dlogits, std::int64_t n,
-                                     bool scalar_log_variance, bool stage) {
+__global__ void vamp_backward_kernel(const float* u, VampConstants<float> c, int lv_row_stride, int lv_step,
+                                     const float* dout, float* du, float* dmeans, float* dlog_variance,
+                                     float* dlogits, std::int64_t n, bool scalar_log_variance, bool stage) {
   extern __shared__ float staged[];
   const int means_count = c.k_count * c.d;
   const int lv_count = scalar_log_variance ? 0 : means_count;
@@ -125,11 +132,8 @@ __global__ void vamp_backward_kernel(const float* u, VampComponents<float> c, co
     sink.dlog_variance = lv_target ? staged + means_count : nullptr;
     sink.dlogits = dlogits ? staged + means_count + lv_count : nullptr;
   }
-  c.log_normalizer = log_sum_exp(c.logits, c.k_count);
-  for (std::int64_t row = first_index(); row < n; row += grid_stride()) {
-    const float* u_row = u + row * c.d;
-    vamp_row_backward(u_row, c, vamp_row_log_density(u_row, c), dout[row], du ? du + row * c.d : nullptr, sink);
-  }
+  for (std::int64_t row = first_index(); row < n; row += grid_stride())
+    vamp_row_backward(u + row * c.d, c, lv_row_stride, lv_step, dout[row], du ? du + row * c.d : nullptr, sink);
   if (stage) {
     __syncthreads();
     for (int i = threadIdx.x; i < staged_count; i += blockDim.x) {
@@ -149,12 +153,22 @@ int lv_step_of(const Tensor& log_variance) { return log_variance.rank() == 1 ? 0
 
 float* data_or_null_float(Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
-VampComponents<float> vamp_components(const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits) {
+// Computes the VampPrior's per-call constants on the device into `storage` (pooled; the pool is
+// stream-ordered, so it stays valid for the kernels queued after this) and returns their view,
+// laid out [K, d] so that one thread's row reads each component's d values together.
+VampConstants<float> prepare_device_vamp(const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits,
+                                         Tensor& storage) {
   const int k_count = static_cast<int>(means.dim(0)), d = static_cast<int>(means.dim(1));
   const int step = lv_step_of(log_variance);
-  // log_normalizer is filled in on the device, where the logits are.
-  return VampComponents<float>{means.data<float>(), log_variance.data<float>(), mixture_logits.data<float>(),
-                               k_count, d, step * d, step, 0.f};
+  const std::int64_t kd = means.numel();
+  storage = Tensor::empty({2 * kd + 2 * std::int64_t(k_count)}, means.device());
+  float* base = storage.data<float>();
+  const VampConstants<float> c{base, base + kd, base + 2 * kd, base + 2 * kd + k_count, k_count, d, d, 1};
+  const VampParameters<float> p{means.data<float>(), log_variance.data<float>(), mixture_logits.data<float>(),
+                                k_count, d, step * d, step};
+  vamp_prepare_kernel<<<cuda::grid_for(k_count), cuda::kBlock, 0, cuda::current_stream(means.device().index)>>>(p, c);
+  LATF_CUDA_CHECK_LAUNCH();
+  return c;
 }
 
 }  // namespace
@@ -203,8 +217,10 @@ void vamp_log_density_forward_cuda(const Tensor& u, const Tensor& means, const T
                                    const Tensor& mixture_logits, Tensor& out) {
   const std::int64_t n = u.dim(0);
   if (n == 0) return;
+  Tensor constants;
+  const VampConstants<float> c = prepare_device_vamp(means, log_variance, mixture_logits, constants);
   vamp_forward_kernel<<<cuda::grid_for(n), cuda::kBlock, 0, cuda::current_stream(u.device().index)>>>(
-      u.data<float>(), vamp_components(means, log_variance, mixture_logits), out.data<float>(), n);
+      u.data<float>(), c, out.data<float>(), n);
   LATF_CUDA_CHECK_LAUNCH();
 }
 
@@ -218,8 +234,11 @@ void vamp_log_density_backward_cuda(const Tensor& u, const Tensor& means, const 
   const bool stage = staged <= kMaxStagedFloats;
   const unsigned grid = stage ? std::min(cuda::grid_for(n), kMaxReductionBlocks) : cuda::grid_for(n);
   const std::size_t shared_bytes = stage ? static_cast<std::size_t>(staged) * sizeof(float) : 0;
+  const int step = lv_step_of(log_variance);
+  Tensor constants;
+  const VampConstants<float> c = prepare_device_vamp(means, log_variance, mixture_logits, constants);
   vamp_backward_kernel<<<grid, cuda::kBlock, shared_bytes, cuda::current_stream(u.device().index)>>>(
-      u.data<float>(), vamp_components(means, log_variance, mixture_logits), dout.data<float>(),
+      u.data<float>(), c, step * static_cast<int>(means.dim(1)), step, dout.data<float>(),
       data_or_null_float(du), data_or_null_float(dmeans), data_or_null_float(dlog_variance),
       data_or_null_float(dmixture_logits), n, scalar_lv, stage);
   LATF_CUDA_CHECK_LAUNCH();

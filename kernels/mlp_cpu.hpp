@@ -13,6 +13,7 @@ struct MlpActivations {
   MlpActivations(std::int64_t rows, int hidden, DType dtype)
       : hidden1(Tensor::empty({rows, hidden}, Device::cpu(), dtype)),
         hidden2(Tensor::empty({rows, hidden}, Device::cpu(), dtype)) {}
+  MlpActivations(Tensor h1, Tensor h2) : hidden1(std::move(h1)), hidden2(std::move(h2)) {}
 };
 
 template <class T>

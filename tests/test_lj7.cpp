@@ -152,7 +152,9 @@ TEST(Lj7Potential, ForceIsMinusGradient) {
         double g[14];
         lj7_force(q.data(), g, false);
         for (int d = 0; d < 14; ++d) active_wall = std::max(active_wall, std::abs(f[d] - g[d]));
-        if (seed % 3 != 0) EXPECT_GT(active_wall, 1.0) << "seed " << seed << ": the wall was meant to act";
+        if (seed % 3 != 0) {
+          EXPECT_GT(active_wall, 1.0) << "seed " << seed << ": the wall was meant to act";
+        }
         // The wall only reshapes: its forces sum to zero in each direction.
         double sx = 0, sy = 0;
         for (int i = 0; i < 7; ++i) sx += f[2 * i] - g[2 * i], sy += f[2 * i + 1] - g[2 * i + 1];

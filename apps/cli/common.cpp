@@ -89,7 +89,7 @@ Device device_option(const std::string& text, const std::string& what) {
   try {
     return parse_device(text);
   } catch (const InvalidArgument& e) {
-    throw UsageError(what + " '" + text + "': " + e.what());
+    throw UsageError(what + ": " + e.what());
   }
 }
 

@@ -9,17 +9,33 @@ namespace latf::cli {
 
 namespace {
 
-void add_phase_flags(CLI::App& c, models::PhaseConfig& p, const std::string& prefix, const std::string& phase) {
-  c.add_option("--" + prefix + "-batch-size", p.batch_size, phase + ": minibatch size")->capture_default_str();
-  c.add_option("--" + prefix + "-learning-rate", p.learning_rate, phase + ": Adam learning rate")->capture_default_str();
-  c.add_option("--" + prefix + "-lr-decay", p.lr_decay, phase + ": learning-rate factor per epoch")->capture_default_str();
-  c.add_option("--" + prefix + "-tolerance", p.tolerance, phase + ": converged when |Δ epoch loss| < tolerance ...")
-      ->capture_default_str();
-  c.add_option("--" + prefix + "-patience", p.patience, phase + ": ... for this many consecutive epochs")
-      ->capture_default_str();
-  c.add_option("--" + prefix + "-refinements", p.refinements, phase + ": label refinements")->capture_default_str();
-  c.add_option("--" + prefix + "-max-epochs", p.max_epochs, phase + ": epoch limit per refinement round")
-      ->capture_default_str();
+using models::LatfConfig;
+
+// An accessor `[](LatfConfig& c) -> T& { return c.field; }` for one field.
+#define LATF_FIELD(expr) [](LatfConfig & c) -> auto& { return c.expr; }
+
+template <class Get>
+void bind_field(CLI::App& c, ConfigFlags& f, const std::string& name, Get get, const std::string& help) {
+  CLI::Option* option = c.add_option(name, get(f.config), help)->capture_default_str();
+  f.bindings.emplace_back(option, [get](LatfConfig& to, const LatfConfig& from) { get(to) = get(const_cast<LatfConfig&>(from)); });
+}
+
+template <class Get>
+void add_phase_flags(CLI::App& c, ConfigFlags& f, const std::string& prefix, const std::string& phase, Get phase_of) {
+  const std::string p = "--" + prefix + "-";
+  bind_field(c, f, p + "batch-size", [=](LatfConfig& x) -> auto& { return phase_of(x).batch_size; }, phase + ": minibatch size");
+  bind_field(c, f, p + "learning-rate", [=](LatfConfig& x) -> auto& { return phase_of(x).learning_rate; },
+       phase + ": Adam learning rate");
+  bind_field(c, f, p + "lr-decay", [=](LatfConfig& x) -> auto& { return phase_of(x).lr_decay; },
+       phase + ": learning-rate factor per epoch");
+  bind_field(c, f, p + "tolerance", [=](LatfConfig& x) -> auto& { return phase_of(x).tolerance; },
+       phase + ": converged when |Δ epoch loss| < tolerance ...");
+  bind_field(c, f, p + "patience", [=](LatfConfig& x) -> auto& { return phase_of(x).patience; },
+       phase + ": ... for this many consecutive epochs");
+  bind_field(c, f, p + "refinements", [=](LatfConfig& x) -> auto& { return phase_of(x).refinements; },
+       phase + ": label refinements");
+  bind_field(c, f, p + "max-epochs", [=](LatfConfig& x) -> auto& { return phase_of(x).max_epochs; },
+       phase + ": epoch limit per refinement round");
 }
 
 nlohmann::ordered_json phase_to_json(const models::PhaseConfig& p) {
@@ -30,34 +46,40 @@ nlohmann::ordered_json phase_to_json(const models::PhaseConfig& p) {
 
 }  // namespace
 
-void add_config_flags(CLI::App& c, ConfigFlags& flags) {
-  models::LatfConfig& m = flags.config;
-  c.add_option("--lag", m.lag, "Lag time Δt in frames")->capture_default_str();
-  c.add_option("--reference-temperature", m.reference_temperature, "T_ref (0 = the lowest training temperature)")
-      ->capture_default_str();
-  c.add_option("--validation-fraction", m.validation_fraction, "Fraction of pairs held out")->capture_default_str();
-  c.add_option("--seed", m.seed, "Random seed (split, initialisation, noise)")->capture_default_str();
-  c.add_option("--encoder", flags.encoder, "Encoder kind")
-      ->check(CLI::IsMember({"linear", "nonlinear"}))->capture_default_str();
-  c.add_option("--latent-dim", m.spib.latent_dim, "Latent dimension d")->capture_default_str();
-  c.add_option("--encoder-width", m.spib.encoder_width, "Hidden width n1 of the nonlinear encoder")->capture_default_str();
-  c.add_option("--decoder-width", m.spib.decoder_width, "Hidden width n2 of the decoder")->capture_default_str();
-  c.add_flag("--input-dependent-variance", m.spib.input_dependent_variance,
-             "Learn log σ²(x) per input instead of one scalar");
-  c.add_option("--beta", m.spib.beta, "Weight β of the prior term")->capture_default_str();
-  c.add_option("--initial-states", m.spib.initial_states, "K0 of the k-means initial labels")->capture_default_str();
-  c.add_option("--flow-layers", m.flow.layers, "RealNVP coupling layers L")->capture_default_str();
-  c.add_option("--flow-hidden", m.flow.hidden, "Hidden width h of the conditioners")->capture_default_str();
-  c.add_option("--tau", m.flow.tau, "Tilt τ of the prior")->capture_default_str();
-  c.add_option("--scale-clamp", m.flow.scale_clamp, "Soft clamp of the flow's log-scale (0 = none)")
-      ->capture_default_str();
-  add_phase_flags(c, m.spib_phase, "spib", "SPIB phase");
-  add_phase_flags(c, m.joint_phase, "joint", "joint phase");
+void add_config_flags(CLI::App& c, ConfigFlags& f) {
+  c.add_option("--config", f.config_file, "TOML file of hyperparameters (keys as in config.json); flags override it")
+      ->check(CLI::ExistingFile);
+  bind_field(c, f, "--lag", LATF_FIELD(lag), "Lag time Δt in frames");
+  bind_field(c, f, "--reference-temperature", LATF_FIELD(reference_temperature), "T_ref (0 = the lowest training temperature)");
+  bind_field(c, f, "--validation-fraction", LATF_FIELD(validation_fraction), "Fraction of pairs held out");
+  bind_field(c, f, "--seed", LATF_FIELD(seed), "Random seed (split, initialisation, noise)");
+  f.encoder_option =
+      c.add_option("--encoder", f.encoder, "Encoder kind")->check(CLI::IsMember({"linear", "nonlinear"}))->capture_default_str();
+  bind_field(c, f, "--latent-dim", LATF_FIELD(spib.latent_dim), "Latent dimension d");
+  bind_field(c, f, "--encoder-width", LATF_FIELD(spib.encoder_width), "Hidden width n1 of the nonlinear encoder");
+  bind_field(c, f, "--decoder-width", LATF_FIELD(spib.decoder_width), "Hidden width n2 of the decoder");
+  CLI::Option* variance = c.add_flag("--input-dependent-variance", f.config.spib.input_dependent_variance,
+                                     "Learn log σ²(x) per input instead of one scalar");
+  f.bindings.emplace_back(variance, [](LatfConfig& to, const LatfConfig& from) {
+    to.spib.input_dependent_variance = from.spib.input_dependent_variance;
+  });
+  bind_field(c, f, "--beta", LATF_FIELD(spib.beta), "Weight β of the prior term");
+  bind_field(c, f, "--initial-states", LATF_FIELD(spib.initial_states), "K0 of the k-means initial labels");
+  bind_field(c, f, "--flow-layers", LATF_FIELD(flow.layers), "RealNVP coupling layers L");
+  bind_field(c, f, "--flow-hidden", LATF_FIELD(flow.hidden), "Hidden width h of the conditioners");
+  bind_field(c, f, "--tau", LATF_FIELD(flow.tau), "Tilt τ of the prior");
+  bind_field(c, f, "--scale-clamp", LATF_FIELD(flow.scale_clamp), "Soft clamp of the flow's log-scale (0 = none)");
+  add_phase_flags(c, f, "spib", "SPIB phase", LATF_FIELD(spib_phase));
+  add_phase_flags(c, f, "joint", "joint phase", LATF_FIELD(joint_phase));
 }
 
 models::LatfConfig resolve_config(const ConfigFlags& flags) {
-  models::LatfConfig config = flags.config;
-  config.spib.encoder = flags.encoder == "nonlinear" ? models::EncoderKind::Nonlinear : models::EncoderKind::Linear;
+  models::LatfConfig config;
+  if (!flags.config_file.empty()) apply_toml_config(flags.config_file, config);
+  for (const auto& [option, copy] : flags.bindings)
+    if (option->count() > 0) copy(config, flags.config);
+  if (flags.encoder_option->count() > 0)
+    config.spib.encoder = flags.encoder == "nonlinear" ? models::EncoderKind::Nonlinear : models::EncoderKind::Linear;
   try {
     models::validate(config);
   } catch (const InvalidArgument& e) {

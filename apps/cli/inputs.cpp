@@ -95,6 +95,8 @@ std::vector<models::Trajectory> load_trajectories(const std::vector<std::string>
     require_file(path, "--data");
     if (!is_manifest(path)) ++plain;
   }
+  if (plain > 0 && temperatures.empty())
+    throw UsageError("--temperatures is required for .npy files given directly (one for all, or one per file)");
   if (plain > 0 && temperatures.size() != 1 && temperatures.size() != plain)
     throw UsageError("--temperatures: " + std::to_string(plain) + " .npy file(s) given directly need one temperature or " +
                      std::to_string(plain) + ", got " + std::to_string(temperatures.size()));
