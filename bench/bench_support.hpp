@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/tensor.hpp"
 
@@ -49,5 +50,10 @@ std::string machine_json();
 
 // A JSON string literal (quotes, backslashes and control characters escaped).
 std::string json_string(const std::string& text);
+
+// "a,b,c" → {"a", "b", "c"} (empty parts dropped), for list-valued options.
+std::vector<std::string> split_list(const std::string& text);
+// argv joined by spaces, recorded in the JSON as the command that produced it.
+std::string command_line(int argc, char** argv);
 
 }  // namespace latf::bench

@@ -46,19 +46,11 @@ const char* kUsage =
     "  DIR holds inputs.npy [F,D], labels.npy [F], weights.npy [F], inverse_temperature.npy [F]\n"
     "  --check   the tape's NaN/Inf check mode (on is what models::Trainer uses on the CPU)\n";
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  for (std::string part; std::getline(in, part, ',');)
-    if (!part.empty()) parts.push_back(part);
-  return parts;
-}
-
 Options parse(int argc, char** argv) {
   Options o;
   o.config.spib.encoder = models::EncoderKind::Linear;
   if (const char* commit = std::getenv("LATF_COMMIT")) o.commit = commit;
-  for (int i = 0; i < argc; ++i) o.command += (i ? " " : "") + std::string(argv[i]);
+  o.command = command_line(argc, argv);
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -68,7 +60,7 @@ Options parse(int argc, char** argv) {
     if (arg == "--data") o.data_dir = value();
     else if (arg == "--json") o.json_path = value();
     else if (arg == "--commit") o.commit = value();
-    else if (arg == "--phases") o.phases = split(value());
+    else if (arg == "--phases") o.phases = split_list(value());
     else if (arg == "--epochs") o.epochs = std::stoi(value());
     else if (arg == "--batch") o.batch = std::stoi(value());
     else if (arg == "--layers") o.config.flow.layers = std::stoi(value());

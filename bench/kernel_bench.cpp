@@ -48,21 +48,10 @@ const char* kUsage =
     "  --quick         sizes 512,4096 (unless --sizes) and 0.05 s of timing per case instead of 0.2 s\n"
     "  --commit        recorded in the JSON; defaults to $LATF_COMMIT\n";
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  for (std::string part; std::getline(in, part, ',');)
-    if (!part.empty()) parts.push_back(part);
-  return parts;
-}
-
 Options parse(int argc, char** argv) {
   Options o;
   if (const char* commit = std::getenv("LATF_COMMIT")) o.commit = commit;
-  for (int i = 0; i < argc; ++i) {
-    if (i > 0) o.command += ' ';
-    o.command += argv[i];
-  }
+  o.command = command_line(argc, argv);
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -73,14 +62,14 @@ Options parse(int argc, char** argv) {
       o.device = value();
     } else if (arg == "--sizes") {
       o.sizes.clear();
-      for (const std::string& s : split(value())) o.sizes.push_back(std::stoll(s));
+      for (const std::string& s : split_list(value())) o.sizes.push_back(std::stoll(s));
       LATF_REQUIRE(!o.sizes.empty(), "option --sizes: expected a comma list of batch sizes");
       for (std::int64_t s : o.sizes) LATF_REQUIRE(s > 0, "option --sizes: expected positive sizes, got ", s);
       o.sizes_given = true;
     } else if (arg == "--quick") {
       o.quick = true;
     } else if (arg == "--ops") {
-      o.ops = split(value());
+      o.ops = split_list(value());
     } else if (arg == "--json") {
       o.json_path = value();
     } else if (arg == "--commit") {

@@ -35,37 +35,13 @@ while (($#)); do
   shift
 done
 
-# A python that has torch: Debian's python3-torch lives in /usr/bin/python3 on the development
-# machine, while pyenv's python3 comes first on PATH there; the GPU machine has it in python3.
-if [[ -z "${PYTHON:-}" ]]; then
-  for candidate in /usr/bin/python3 python3; do
-    if command -v "$candidate" >/dev/null && "$candidate" -c "import torch, numpy" 2>/dev/null; then
-      PYTHON="$candidate"
-      break
-    fi
-  done
-fi
-if [[ -z "${PYTHON:-}" ]] || ! "$PYTHON" -c "import torch, numpy" 2>/dev/null; then
-  echo "run_bench.sh: no python with torch and numpy found (PYTHON=${PYTHON:-unset}); set PYTHON" >&2
-  exit 1
-fi
+source bench/common.sh
+find_torch_python
 
-# Configure when there is no cache yet or the benchmarks are off in it; always (re)build.
-if ! grep -qs '^LATF_BUILD_BENCH:BOOL=ON' "$build_dir/CMakeCache.txt"; then
-  generator=()
-  if [[ ! -f "$build_dir/CMakeCache.txt" ]] && command -v ninja >/dev/null; then generator=(-G Ninja); fi
-  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DLATF_BUILD_BENCH=ON
-fi
-cmake --build "$build_dir" --target latf_bench -j "${JOBS:-$(nproc)}"
+build_bench_target "$build_dir" latf_bench
 bench="$build_dir/bench/latf_bench"
 
-if [[ -z "${LATF_COMMIT:-}" ]]; then
-  LATF_COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
-  if [[ "$LATF_COMMIT" != unknown && -n "$(git status --porcelain 2>/dev/null)" ]]; then
-    LATF_COMMIT+="-dirty"
-  fi
-fi
-export LATF_COMMIT
+export_commit
 
 if ((check)); then
   "$PYTHON" bench/peer/check_twin.py --bench "$bench"
