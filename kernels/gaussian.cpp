@@ -154,31 +154,39 @@ void gaussian_backward_cpu(const Tensor& u, const Tensor& mean, const Tensor& lo
 }
 
 // The VampPrior on the CPU. Everything that does not depend on u (1/σ², log π_k, π_k) is computed
-// once per call into a pooled buffer, stored [d, K] so that every per-row loop runs over k with
-// unit stride and no branch; each row's component terms are evaluated once and reused for its
-// log-sum-exp and, in backward, for its responsibilities γ_ik. That leaves K exp per row and pass
-// (plus one log in forward), in float through the vectorisable exp_nonpositive.
+// once per call into a pooled buffer. Rows are then processed kRowBlock at a time, transposed so
+// that every inner loop runs over the rows of the block: the reductions over components (max,
+// Σ exp, Σ_k into du) become lane-wise operations and the loops vectorise without reassociating
+// any sum. Each row's component terms are evaluated once and reused for its log-sum-exp and, in
+// backward, for its responsibilities γ_ik: K exp per row and pass (plus one log in forward), in
+// float through the vectorisable exp_nonpositive.
+constexpr int kRowBlock = 16;
+
 template <class T>
 struct HostVamp {
-  Tensor storage;          // constants [2·K·d + 2·K], then 3·K scratch values for one row
+  Tensor storage;  // the constants [2·K·d + 2·K], then the block scratch below
   VampConstants<T> c;
-  T* terms;                // a_k, then exp(a_k − m) in place
-  T* gamma_dout;           // dout_i · γ_ik
-  T* du_terms;             // dout_i · γ_ik · ∂a_k/∂u_ij for one j
+  T* u;         // [d][kRowBlock] the block's rows, transposed
+  T* terms;     // [K][kRowBlock] a_k, then exp(a_k − m), then dout·γ_k
+  T* maximum;   // [kRowBlock] m
+  T* sum;       // [kRowBlock] s = Σ_k exp(a_k − m)
+  T* du;        // [d][kRowBlock] Σ_k dout·γ_k·∂a_k/∂u_j
 };
 
 template <class T>
 HostVamp<T> prepare_host_vamp(const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits) {
   const int k_count = static_cast<int>(means.dim(0)), d = static_cast<int>(means.dim(1));
   const LogVarianceLayout lay = layout_of(log_variance.rank() == 1, d);
-  const std::int64_t kd = std::int64_t(k_count) * d;
+  const std::int64_t kd = std::int64_t(k_count) * d, scratch = (2 * std::int64_t(d) + k_count + 2) * kRowBlock;
   HostVamp<T> h;
-  h.storage = Tensor::empty({2 * kd + 5 * std::int64_t(k_count)}, Device::cpu(), means.dtype());
+  h.storage = Tensor::empty({2 * kd + 2 * std::int64_t(k_count) + scratch}, Device::cpu(), means.dtype());
   T* base = h.storage.template data<T>();
-  h.c = VampConstants<T>{base, base + kd, base + 2 * kd, base + 2 * kd + k_count, k_count, d, 1, k_count};
-  h.terms = base + 2 * kd + 2 * k_count;
-  h.gamma_dout = h.terms + k_count;
-  h.du_terms = h.gamma_dout + k_count;
+  h.c = VampConstants<T>{base, base + kd, base + 2 * kd, base + 2 * kd + k_count, k_count, d, d, 1};
+  h.u = base + 2 * kd + 2 * k_count;
+  h.terms = h.u + std::int64_t(d) * kRowBlock;
+  h.maximum = h.terms + std::int64_t(k_count) * kRowBlock;
+  h.sum = h.maximum + kRowBlock;
+  h.du = h.sum + kRowBlock;
   const VampParameters<T> p{means.data<T>(), log_variance.data<T>(), mixture_logits.data<T>(), k_count, d,
                             lay.row_stride, lay.step};
   const T log_normalizer = log_sum_exp(p.logits, k_count);
@@ -191,25 +199,42 @@ HostVamp<T> prepare_host_vamp(const Tensor& means, const Tensor& log_variance, c
 inline float host_shifted_exp(float a, float maximum) { return exp_nonpositive(a - maximum); }
 inline double host_shifted_exp(double a, double maximum) { return shifted_exp(a, maximum); }
 
-// Fills terms[k] = exp(a_k − m) for one row and returns m and s = Σ_k exp(a_k − m). The sum over
-// j runs in the same order as vamp_component_term's, so the CUDA path computes the same a_k.
+// Loads rows first … first + kRowBlock − 1 into h.u and fills h.terms with exp(a_k − m), h.maximum
+// and h.sum. Rows past n repeat row n − 1 (a real row, so they compute nothing a real row would
+// not); callers ignore them. The sum over j runs in the same order as vamp_component_term's, so
+// the CUDA path computes the same a_k.
 template <class T>
-ShiftedSum<T> host_row_terms(const T* u, const VampConstants<T>& c, T* __restrict terms) {
-  const int k_count = c.k_count;
-  const T* __restrict offset = c.offset;
-  for (int k = 0; k < k_count; ++k) terms[k] = offset[k];
-  for (int j = 0; j < c.d; ++j) {
-    const T uj = u[j];
-    const T* __restrict mean = c.means + std::int64_t(j) * k_count;
-    const T* __restrict inverse_variance = c.inverse_variance + std::int64_t(j) * k_count;
-    for (int k = 0; k < k_count; ++k) terms[k] += gaussian_quadratic_term(uj, mean[k], inverse_variance[k]);
+void host_block_terms(const T* pu, std::int64_t first, std::int64_t n, const HostVamp<T>& h) {
+  const VampConstants<T>& c = h.c;
+  const int d = c.d, k_count = c.k_count;
+  for (int b = 0; b < kRowBlock; ++b) {
+    const std::int64_t row = first + b < n ? first + b : n - 1;
+    for (int j = 0; j < d; ++j) h.u[j * kRowBlock + b] = pu[row * d + j];
   }
-  T maximum = terms[0];
-  for (int k = 1; k < k_count; ++k) maximum = terms[k] > maximum ? terms[k] : maximum;
-  for (int k = 0; k < k_count; ++k) terms[k] = host_shifted_exp(terms[k], maximum);
-  T sum = T(0);
-  for (int k = 0; k < k_count; ++k) sum += terms[k];
-  return {maximum, sum};
+  T* __restrict maximum = h.maximum;
+  T* __restrict sum = h.sum;
+  for (int k = 0; k < k_count; ++k) {
+    T* __restrict terms = h.terms + std::int64_t(k) * kRowBlock;
+    for (int b = 0; b < kRowBlock; ++b) terms[b] = c.offset[k];
+    for (int j = 0; j < d; ++j) {
+      const T mean = c.means[c.at(k, j)], inverse_variance = c.inverse_variance[c.at(k, j)];
+      const T* __restrict uj = h.u + j * kRowBlock;
+      for (int b = 0; b < kRowBlock; ++b) terms[b] += gaussian_quadratic_term(uj[b], mean, inverse_variance);
+    }
+  }
+  for (int b = 0; b < kRowBlock; ++b) maximum[b] = h.terms[b];
+  for (int k = 1; k < k_count; ++k) {
+    const T* __restrict terms = h.terms + std::int64_t(k) * kRowBlock;
+    for (int b = 0; b < kRowBlock; ++b) maximum[b] = terms[b] > maximum[b] ? terms[b] : maximum[b];
+  }
+  for (int b = 0; b < kRowBlock; ++b) sum[b] = T(0);
+  for (int k = 0; k < k_count; ++k) {
+    T* __restrict terms = h.terms + std::int64_t(k) * kRowBlock;
+    for (int b = 0; b < kRowBlock; ++b) {
+      terms[b] = host_shifted_exp(terms[b], maximum[b]);
+      sum[b] += terms[b];
+    }
+  }
 }
 
 template <class T>
@@ -217,12 +242,12 @@ void vamp_forward_cpu(const Tensor& u, const Tensor& means, const Tensor& log_va
                       Tensor& out) {
   const HostVamp<T> h = prepare_host_vamp<T>(means, log_variance, mixture_logits);
   const std::int64_t n = u.dim(0);
-  const int d = h.c.d;
   const T* pu = u.data<T>();
   T* po = out.data<T>();
-  for (std::int64_t i = 0; i < n; ++i) {
-    const ShiftedSum<T> s = host_row_terms(pu + i * d, h.c, h.terms);
-    po[i] = shifted_log_sum_exp(s.maximum, s.sum);
+  for (std::int64_t first = 0; first < n; first += kRowBlock) {
+    host_block_terms(pu, first, n, h);
+    const int count = static_cast<int>(n - first < kRowBlock ? n - first : kRowBlock);
+    for (int b = 0; b < count; ++b) po[first + b] = shifted_log_sum_exp(h.maximum[b], h.sum[b]);
   }
 }
 
@@ -236,59 +261,71 @@ void vamp_backward_cpu(const Tensor& u, const Tensor& means, const Tensor& log_v
   const T* pu = u.data<T>();
   const T* g = dout.data<T>();
   T* pdu = data_or_null<T>(du);
-  // Sums over rows, kept in double even for float tensors and added to the outputs once at the
-  // end: [d, K] means, [d, K] log-variances, [K] Σ_i dout_i γ_ik.
-  Tensor sums = Tensor::zeros({2 * kd + k_count}, Device::cpu(), DType::Float64);
+  // Sums over rows, one per block lane, kept in double even for float tensors and added to the
+  // outputs once at the end: [K·d][lane] means and log-variances, [K][lane] Σ_i dout_i γ_ik,
+  // [lane] Σ_i dout_i.
+  Tensor sums = Tensor::zeros({(2 * kd + k_count + 1) * kRowBlock}, Device::cpu(), DType::Float64);
   double* const mean_sum = sums.data<double>();
-  double* const lv_sum = mean_sum + kd;
-  double* const gamma_sum = lv_sum + kd;
-  double dout_total = 0.0;
-  T* __restrict gamma_dout = h.gamma_dout;
-  T* __restrict du_terms = h.du_terms;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const T* row = pu + i * d;
-    const ShiftedSum<T> s = host_row_terms(row, c, h.terms);
-    const T dout_over_sum = g[i] / s.sum;
+  double* const lv_sum = mean_sum + kd * kRowBlock;
+  double* const gamma_sum = lv_sum + kd * kRowBlock;
+  double* __restrict dout_sum = gamma_sum + std::int64_t(k_count) * kRowBlock;
+  T dout_over_sum[kRowBlock];
+  for (std::int64_t first = 0; first < n; first += kRowBlock) {
+    host_block_terms(pu, first, n, h);
+    const int count = static_cast<int>(n - first < kRowBlock ? n - first : kRowBlock);
+    for (int b = 0; b < kRowBlock; ++b) {
+      const T dout_b = b < count ? g[first + b] : T(0);  // padding rows carry no gradient
+      dout_over_sum[b] = dout_b / h.sum[b];
+      dout_sum[b] += dout_b;
+    }
+    for (int e = 0; e < d * kRowBlock; ++e) h.du[e] = T(0);
     for (int k = 0; k < k_count; ++k) {
-      gamma_dout[k] = dout_over_sum * h.terms[k];
-      gamma_sum[k] += gamma_dout[k];
-    }
-    dout_total += g[i];
-    for (int j = 0; j < d; ++j) {
-      const T uj = row[j];
-      const std::int64_t at = std::int64_t(j) * k_count;
-      const T* __restrict mean = c.means + at;
-      const T* __restrict inverse_variance = c.inverse_variance + at;
-      double* __restrict mean_sum_j = mean_sum + at;
-      double* __restrict lv_sum_j = lv_sum + at;
-      for (int k = 0; k < k_count; ++k) {
-        const GaussianTermGradient<T> t = gaussian_term_gradient_scaled(uj, mean[k], inverse_variance[k]);
-        du_terms[k] = gamma_dout[k] * t.du;
-        mean_sum_j[k] -= du_terms[k];
-        lv_sum_j[k] += gamma_dout[k] * t.dlog_variance;
+      T* __restrict gamma_dout = h.terms + std::int64_t(k) * kRowBlock;
+      double* __restrict gamma_sum_k = gamma_sum + std::int64_t(k) * kRowBlock;
+      for (int b = 0; b < kRowBlock; ++b) {
+        gamma_dout[b] *= dout_over_sum[b];
+        gamma_sum_k[b] += gamma_dout[b];
       }
-      if (!pdu) continue;
-      T du_total = T(0);
-      for (int k = 0; k < k_count; ++k) du_total += du_terms[k];
-      pdu[i * d + j] += du_total;
+      for (int j = 0; j < d; ++j) {
+        const T mean = c.means[c.at(k, j)], inverse_variance = c.inverse_variance[c.at(k, j)];
+        const T* __restrict uj = h.u + j * kRowBlock;
+        T* __restrict du_j = h.du + j * kRowBlock;
+        double* __restrict mean_sum_kj = mean_sum + std::int64_t(c.at(k, j)) * kRowBlock;
+        double* __restrict lv_sum_kj = lv_sum + std::int64_t(c.at(k, j)) * kRowBlock;
+        for (int b = 0; b < kRowBlock; ++b) {
+          const GaussianTermGradient<T> t = gaussian_term_gradient_scaled(uj[b], mean, inverse_variance);
+          const T du_term = gamma_dout[b] * t.du;
+          du_j[b] += du_term;
+          mean_sum_kj[b] -= du_term;
+          lv_sum_kj[b] += gamma_dout[b] * t.dlog_variance;
+        }
+      }
     }
+    if (pdu)
+      for (int b = 0; b < count; ++b)
+        for (int j = 0; j < d; ++j) pdu[(first + b) * d + j] += h.du[j * kRowBlock + b];
   }
+  auto lanes = [](const double* v) {
+    double total = 0.0;
+    for (int b = 0; b < kRowBlock; ++b) total += v[b];
+    return total;
+  };
   if (T* p = data_or_null<T>(dmeans))
-    for (int k = 0; k < k_count; ++k)
-      for (int j = 0; j < d; ++j) p[k * d + j] += static_cast<T>(mean_sum[c.at(k, j)]);
+    for (std::int64_t e = 0; e < kd; ++e) p[e] += static_cast<T>(lanes(mean_sum + e * kRowBlock));
   if (T* p = data_or_null<T>(dlog_variance)) {
     if (log_variance.rank() == 1) {
       double total = 0.0;
-      for (std::int64_t e = 0; e < kd; ++e) total += lv_sum[e];
+      for (std::int64_t e = 0; e < kd; ++e) total += lanes(lv_sum + e * kRowBlock);
       p[0] += static_cast<T>(total);
     } else {
-      for (int k = 0; k < k_count; ++k)
-        for (int j = 0; j < d; ++j) p[k * d + j] += static_cast<T>(lv_sum[c.at(k, j)]);
+      for (std::int64_t e = 0; e < kd; ++e) p[e] += static_cast<T>(lanes(lv_sum + e * kRowBlock));
     }
   }
+  const double dout_total = lanes(dout_sum);
   if (T* p = data_or_null<T>(dmixture_logits))
     for (int k = 0; k < k_count; ++k)
-      p[k] += static_cast<T>(vamp_logit_gradient(gamma_sum[k], static_cast<double>(c.weight[k]), dout_total));
+      p[k] += static_cast<T>(vamp_logit_gradient(lanes(gamma_sum + std::int64_t(k) * kRowBlock),
+                                                 static_cast<double>(c.weight[k]), dout_total));
 }
 
 }  // namespace

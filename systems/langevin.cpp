@@ -1,5 +1,7 @@
 #include "systems/langevin.hpp"
 
+#include "systems/replica_threads.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <thread>
@@ -20,26 +22,13 @@ namespace {
 // Separates the Langevin noise from other users of the same seed (exact_samples and so on).
 constexpr std::uint64_t kThreeHoleLangevinStreams = std::uint64_t{0x3401} << 40;
 
-bool positive_finite(double value) { return std::isfinite(value) && value > 0; }
 
 void simulate_cpu(const LangevinRun& run, std::int64_t replicas, int threads, const float* starts, float* out) {
   const std::int64_t per_replica = run.frames * ThreeHoleSystem::kDim;
-  // Contiguous blocks of replicas per worker: each replica is self-contained, so the split
-  // changes nothing but the wall time.
-  const auto work = [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t r = begin; r < end; ++r) run_langevin_replica<ThreeHoleSystem>(
-        run, r, starts ? starts + r * ThreeHoleSystem::kDim : nullptr, out + r * per_replica);
-  };
-  const std::int64_t workers = std::min<std::int64_t>(threads, replicas);
-  if (workers <= 1) {
-    work(0, replicas);
-    return;
-  }
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<std::size_t>(workers));
-  for (std::int64_t w = 0; w < workers; ++w)
-    pool.emplace_back(work, replicas * w / workers, replicas * (w + 1) / workers);
-  for (std::thread& t : pool) t.join();
+  for_each_replica(replicas, threads, [&](std::int64_t r) {
+    run_langevin_replica<ThreeHoleSystem>(run, r, starts ? starts + r * ThreeHoleSystem::kDim : nullptr,
+                                          out + r * per_replica);
+  });
 }
 
 }  // namespace
@@ -77,10 +66,8 @@ Tensor simulate_three_hole(const LangevinConfig& config, const Device& device) {
 #endif
     return out;
   }
-  const int threads =
-      config.threads > 0 ? config.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const Tensor starts = config.initial_positions.defined() ? config.initial_positions.to(Device::cpu()) : Tensor();
-  simulate_cpu(run, config.replicas, threads, starts.defined() ? starts.data<float>() : nullptr, out.data<float>());
+  simulate_cpu(run, config.replicas, config.threads, starts.defined() ? starts.data<float>() : nullptr, out.data<float>());
   return out;
 }
 

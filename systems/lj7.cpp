@@ -1,5 +1,7 @@
 #include "systems/lj7.hpp"
 
+#include "systems/replica_threads.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <thread>
@@ -20,29 +22,15 @@ namespace {
 // Separates the LJ7 noise from other users of the same seed (the three-hole system and so on).
 constexpr std::uint64_t kLj7LangevinStreams = std::uint64_t{0x1707} << 40;
 
-bool positive_finite(double value) { return std::isfinite(value) && value > 0; }
 
 void simulate_cpu(const LangevinRun& run, std::int64_t replicas, int threads, Lj7Trajectories& out) {
   float* positions = out.positions.data<float>();
   float* descriptors = out.descriptors.data<float>();
   float* order = out.order_parameters.data<float>();
-  // Contiguous blocks of replicas per worker: replicas are self-contained, so the split
-  // changes nothing but the wall time.
-  const auto work = [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t r = begin; r < end; ++r)
-      run_lj7_replica(run, r, positions + r * run.frames * kLj7Dim, descriptors + r * run.frames * kLj7Atoms,
-                      order + r * run.frames * 2);
-  };
-  const std::int64_t workers = std::min<std::int64_t>(threads, replicas);
-  if (workers <= 1) {
-    work(0, replicas);
-    return;
-  }
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<std::size_t>(workers));
-  for (std::int64_t w = 0; w < workers; ++w)
-    pool.emplace_back(work, replicas * w / workers, replicas * (w + 1) / workers);
-  for (std::thread& t : pool) t.join();
+  for_each_replica(replicas, threads, [&](std::int64_t r) {
+    run_lj7_replica(run, r, positions + r * run.frames * kLj7Dim, descriptors + r * run.frames * kLj7Atoms,
+                    order + r * run.frames * 2);
+  });
 }
 
 }  // namespace
@@ -76,9 +64,7 @@ Lj7Trajectories simulate_lj7(const Lj7Config& config, const Device& device) {
 #endif
     return out;
   }
-  const int threads =
-      config.threads > 0 ? config.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  simulate_cpu(run, config.replicas, threads, out);
+  simulate_cpu(run, config.replicas, config.threads, out);
   return out;
 }
 

@@ -12,14 +12,14 @@ namespace latf::systems {
 
 // Defaults, in LJ reduced units (ε = σ = m = 1, kT = temperature):
 // - time_step 0.005: the LJ curvature is V'' = 57 at the pair minimum, so the stiffest normal
-//   mode of the hexagon has ω ≈ 15 (tested: ω_max·Δt < 0.1), ~80 steps per period; thermal
+//   mode of the hexagon has ω ≈ 16 (tested: ω_max·Δt = 0.08), ~78 steps per period; thermal
 //   compression at T = 0.7 to r ≈ 0.95 (≈ 4kT up the repulsion) raises a pair's curvature to
 //   ~1000, ω ≈ 45, ωΔt ≈ 0.23, still far inside Verlet's stability limit ωΔt < 2 and accurate.
-// - friction 1: well below the vibrational frequencies (ω ≈ 5–15), so vibrations stay
-//   underdamped while velocities decorrelate within ~1 time unit; the isomerisation rate is
-//   then close to its transition-state value.
-// - steps_per_frame 100: a frame every 0.5 time units, about one period of the slow cluster
-//   modes, so consecutive frames differ by shape changes rather than by the vibration phase.
+// - friction 1: velocities decorrelate within ~1 time unit while the stiff bond vibrations
+//   (ω up to 16) stay underdamped; a conventional value, not tuned to any rate.
+// - steps_per_frame 100: a frame every 0.5 time units, longer than a stiff bond's period
+//   (2π/16 ≈ 0.4) and half a velocity relaxation time, so frames are not redundant while
+//   isomerisations (rare events at T ≤ 0.5) are still resolved frame by frame.
 // - equilibration_steps 2000 (10 time units, ten velocity relaxation times) from the hexagon.
 // `temperature` and `frames` have no sensible default: left at 0 they fail validation.
 struct Lj7Config {

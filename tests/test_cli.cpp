@@ -46,8 +46,9 @@ class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (std::string(LATF_CLI_BINARY).empty()) GTEST_SKIP() << "the latf executable is not built (CLI11 missing)";
-    dir_ = fs::temp_directory_path() /
-           ("latf_cli_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(test.begin(), test.end(), '/', '_');  // parameterized names hold a '/'
+    dir_ = fs::temp_directory_path() / ("latf_cli_" + std::to_string(::getpid()) + "_" + test);
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
