@@ -24,7 +24,7 @@ void gaussian_log_density_backward(const Tensor& u, const Tensor& mean, const Te
 
 // out_i = log Σ_k softmax(mixture_logits)_k · N(u_i; means_k, σ²_k) without the 2π constant;
 // u [N,d], means [K,d], log_variance [1] or [K,d], mixture_logits [K] (K ≥ 1), out [N].
-// Evaluated with a streaming log-sum-exp, so components far from u (‖u − mean‖ in the hundreds)
+// Evaluated with a max-shifted log-sum-exp, so components far from u (‖u − mean‖ in the hundreds)
 // neither overflow nor make the sum vanish.
 void vamp_log_density_forward(const Tensor& u, const Tensor& means, const Tensor& log_variance,
                               const Tensor& mixture_logits, Tensor& out);
