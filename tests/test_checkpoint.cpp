@@ -16,6 +16,7 @@
 #include "autodiff/tape.hpp"
 #include "engine/error.hpp"
 #include "models/checkpoint.hpp"
+#include "tests/file_size_limit.hpp"
 #include "tests/support.hpp"
 
 namespace latf {
@@ -486,27 +487,6 @@ TEST(CheckpointAtomicWrite, ReplacesTheOldFileAndLeavesNoTemporaries) {
   EXPECT_EQ(dir.entries(), (std::vector<std::string>{"model.latf"}));
 }
 
-// Caps this process's file size so that a write fails halfway (works as root too, unlike
-// permissions); restores the limit on exit.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    ::getrlimit(RLIMIT_FSIZE, &saved_);
-    previous_handler_ = ::signal(SIGXFSZ, SIG_IGN);  // otherwise the kernel kills the process
-    rlimit capped = saved_;
-    capped.rlim_cur = bytes;
-    ::setrlimit(RLIMIT_FSIZE, &capped);
-  }
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &saved_);
-    ::signal(SIGXFSZ, previous_handler_);
-  }
-
- private:
-  rlimit saved_{};
-  void (*previous_handler_)(int) = nullptr;
-};
-
 void expect_save_fails(const std::function<void()>& save, const std::string& path) {
   try {
     save();
@@ -524,7 +504,7 @@ TEST(CheckpointAtomicWrite, FailedWritesLeaveTheOldFileIntact) {
   const LatfModel bigger = perturbed_model(odd_config(), 40, 30, 2);
 
   {  // the disk "fills up" halfway through the new file
-    FileSizeLimit limit(old_bytes.size() / 2);
+    testing::FileSizeLimit limit(old_bytes.size() / 2);
     expect_save_fails([&] { models::save_checkpoint(path, bigger, {{"epoch", "2"}}); }, path);
   }
   EXPECT_EQ(read_bytes(path), old_bytes);

@@ -12,6 +12,7 @@
 
 #include "data/npy.hpp"
 #include "engine/error.hpp"
+#include "tests/file_size_limit.hpp"
 #include "tests/support.hpp"
 
 namespace latf {
@@ -467,33 +468,13 @@ TEST(NpyAtomicWrite, TargetThatIsADirectoryFailsCleanly) {
   EXPECT_TRUE(fs::is_directory(path));
 }
 
-// Caps this process's file size so that a write fails halfway; restores the limit on exit.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    ::getrlimit(RLIMIT_FSIZE, &saved_);
-    previous_handler_ = ::signal(SIGXFSZ, SIG_IGN);  // otherwise the kernel kills the process
-    rlimit capped = saved_;
-    capped.rlim_cur = bytes;
-    ::setrlimit(RLIMIT_FSIZE, &capped);
-  }
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &saved_);
-    ::signal(SIGXFSZ, previous_handler_);
-  }
-
- private:
-  rlimit saved_{};
-  sighandler_t previous_handler_;
-};
-
 TEST(NpyAtomicWrite, FailedWriteKeepsThePreviousFile) {
   TempDir dir;
   const std::string path = (dir.path() / "a.npy").string();
   data::write_npy(path, Tensor::full({4}, 3.0));
   const Bytes before = file_bytes(path);
   {
-    FileSizeLimit limit(4096);
+    testing::FileSizeLimit limit(4096);
     testing::expect_invalid_argument_all([&] { data::write_npy(path, Tensor::full({100000}, 5.0)); }, {path, "write failed"});
   }
   EXPECT_EQ(file_bytes(path), before);
