@@ -18,6 +18,7 @@
 #include "models/checkpoint.hpp"
 #include "tests/file_size_limit.hpp"
 #include "tests/support.hpp"
+#include "tests/temp_dir.hpp"
 
 namespace latf {
 namespace {
@@ -157,31 +158,8 @@ void expect_same_outputs(const Outputs& a, const Outputs& b) {
 }
 
 // A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = concat("latf_ckpt_", ::getpid(), "_", info->test_suite_name(), "_", info->name());
-    std::replace(name.begin(), name.end(), '/', '_');
-    path_ = fs::temp_directory_path() / name;
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ignored);
-    fs::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path_)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  fs::path path_;
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("latf_ckpt") {}
 };
 
 std::string read_bytes(const std::string& path) {

@@ -14,6 +14,7 @@
 #include "engine/error.hpp"
 #include "tests/file_size_limit.hpp"
 #include "tests/support.hpp"
+#include "tests/temp_dir.hpp"
 
 namespace latf {
 namespace {
@@ -37,30 +38,8 @@ void put_file(const fs::path& path, const Bytes& bytes) {
 }
 
 // A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = concat("latf_npy_", ::getpid(), "_", info->test_suite_name(), "_", info->name());
-    std::replace(name.begin(), name.end(), '/', '_');  // parameterised tests: "Suite/Test/param"
-    path_ = fs::temp_directory_path() / name;
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path_)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  fs::path path_;
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("latf_npy") {}
 };
 
 template <class T>
