@@ -4,7 +4,9 @@
 // basin populations with the exact Boltzmann populations from grid quadrature.
 //
 //   latf_validate_three_hole [--quick] [--seed N] [--lag FRAMES] [--scale-clamp C] [--out FILE.json]
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -113,8 +115,9 @@ int main(int argc, char** argv) try {
   int last_round = -1;
   trainer.train([&](const models::EpochRecord& r) {
     if (r.round != last_round || r.epoch % 25 == 0)
-      std::printf("%-5s epoch %4d round %2d  loss %.4f (val %.4f)  states %d  %.2fs\n", models::phase_name(r.phase),
-                  r.epoch, r.round, r.train.total, r.validation.total, r.states, r.seconds);
+      std::printf("%-5s epoch %4d round %2d  loss %.4f (val %.4f)  prior term %.4f  states %d  %.2fs\n",
+                  models::phase_name(r.phase), r.epoch, r.round, r.train.total, r.validation.total, r.train.prior,
+                  r.states, r.seconds);
     last_round = r.round;
     std::fflush(stdout);
   });
@@ -131,6 +134,23 @@ int main(int argc, char** argv) try {
     double best = -1;
     for (auto& [basin, count] : votes[s])
       if (count > best) best = count, basin_of_state[s] = basin;
+  }
+
+  // Diagnostics: the encoder's noise scale σ against the spread of the latent means — the flow is
+  // trained on u = μ + σε, so a σ comparable to the spread blurs small states into large ones.
+  {
+    const Tensor means = models::encode_normalized(trainer.model(), dataset.inputs());
+    const auto mu = means.to_vector();
+    double mean[2] = {0, 0}, var[2] = {0, 0};
+    const std::int64_t n = means.dim(0);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (int j = 0; j < 2; ++j) mean[j] += mu[2 * i + j] / n;
+    for (std::int64_t i = 0; i < n; ++i)
+      for (int j = 0; j < 2; ++j) var[j] += (mu[2 * i + j] - mean[j]) * (mu[2 * i + j] - mean[j]) / n;
+    const auto& p = trainer.model().spib->parameters();
+    if (p.names().end() != std::find(p.names().begin(), p.names().end(), "log_variance"))
+      std::printf("encoder σ = %.4g; latent mean spread (std) = %.4g, %.4g\n",
+                  std::exp(0.5 * p.value("log_variance").item()), std::sqrt(var[0]), std::sqrt(var[1]));
   }
 
   // Diagnostics at the training temperatures: the data's own basin populations (from the learned
