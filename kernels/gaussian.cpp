@@ -56,6 +56,15 @@ void require_like(const Tensor& t, const Shape& shape, const char* operand, cons
   require_same_device(reference, t, reference_name, operand);
 }
 
+// Checks the operands shared by both directions of gaussian_log_density; returns whether the
+// log-variance is the shared scalar.
+bool check_gaussian(const Tensor& u, const Tensor& mean, const Tensor& log_variance) {
+  require_matrix(u, "gaussian_log_density u", "[N, d]");
+  require_like(mean, u.shape(), "gaussian_log_density mean", u, "gaussian_log_density u");
+  return require_log_variance(log_variance, u.dim(0), u.dim(1), "gaussian_log_density log_variance", u,
+                              "gaussian_log_density u");
+}
+
 void check_vamp(const Tensor& u, const Tensor& means, const Tensor& log_variance, const Tensor& mixture_logits) {
   require_matrix(u, "vamp_log_density u", "[N, d]");
   require_matrix(means, "vamp_log_density means", "[K, d]");
@@ -374,10 +383,7 @@ void reparameterize_backward(const Tensor& log_variance, const Tensor& noise, co
 }
 
 void gaussian_log_density_forward(const Tensor& u, const Tensor& mean, const Tensor& log_variance, Tensor& out) {
-  require_matrix(u, "gaussian_log_density u", "[N, d]");
-  require_like(mean, u.shape(), "gaussian_log_density mean", u, "gaussian_log_density u");
-  const bool shared = require_log_variance(log_variance, u.dim(0), u.dim(1), "gaussian_log_density log_variance", u,
-                                           "gaussian_log_density u");
+  const bool shared = check_gaussian(u, mean, log_variance);
   require_like(out, {u.dim(0)}, "gaussian_log_density output", u, "gaussian_log_density u");
   if (u.device().is_cuda()) {
 #if LATF_WITH_CUDA
@@ -394,10 +400,7 @@ void gaussian_log_density_forward(const Tensor& u, const Tensor& mean, const Ten
 
 void gaussian_log_density_backward(const Tensor& u, const Tensor& mean, const Tensor& log_variance,
                                    const Tensor& dout, Tensor& du, Tensor& dmean, Tensor& dlog_variance) {
-  require_matrix(u, "gaussian_log_density u", "[N, d]");
-  require_like(mean, u.shape(), "gaussian_log_density mean", u, "gaussian_log_density u");
-  const bool shared = require_log_variance(log_variance, u.dim(0), u.dim(1), "gaussian_log_density log_variance", u,
-                                           "gaussian_log_density u");
+  const bool shared = check_gaussian(u, mean, log_variance);
   require_like(dout, {u.dim(0)}, "gaussian_log_density output gradient", u, "gaussian_log_density u");
   require_optional(du, u.shape(), "gaussian_log_density u gradient", u, "gaussian_log_density u");
   require_optional(dmean, u.shape(), "gaussian_log_density mean gradient", u, "gaussian_log_density u");

@@ -25,7 +25,8 @@ Tensor Normalization::apply(const Tensor& frames) const {
   LATF_REQUIRE(frames.rank() == 2 && frames.dim(1) == static_cast<std::int64_t>(mean.size()),
                "normalisation: expected frames of shape [N, ", mean.size(), "], got ", frames.shape().str());
   Tensor out = Tensor::empty(frames.shape());
-  const float* in = frames.to(Device::cpu()).data<float>();
+  const Tensor host = frames.to(Device::cpu());  // held here: a temporary would free a device copy's storage
+  const float* in = host.data<float>();
   float* o = out.data<float>();
   const std::int64_t d = frames.dim(1);
   for (std::int64_t i = 0; i < frames.numel(); ++i) o[i] = (in[i] - mean[i % d]) / scale[i % d];
