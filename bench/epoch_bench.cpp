@@ -1,10 +1,10 @@
 // latf_epoch_bench: wall time of whole training epochs of the engine on the CPU, on the data set
 // that bench/peer/latf_twin.py make-data wrote (the PyTorch twin times the same files; see
 // bench/run_epoch_bench.sh). One epoch is one shuffled pass over all frames in batches, each step
-// exactly as models::Trainer::run_epoch does it: gather the batch, clear the tape, zero the
-// gradients, draw the noise, record latf_loss, read the losses back, backward, Adam on the SPIB
-// set (and the flow set in the joint phase). The label lag is not modelled: a frame's label is
-// its target.
+// exactly as models::Trainer::run_epoch does it on the CPU: the epoch's kernels::permutation, then
+// per step gather the batch (kernels::gather_pairs), clear the tape, zero the gradients, draw the
+// noise, record latf_loss, read the losses back, backward, Adam on the SPIB set (and the flow set
+// in the joint phase). The label lag is not modelled (lag 0): a frame's label is its target.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@
 #include "data/npy.hpp"
 #include "engine/error.hpp"
 #include "engine/random_fill.hpp"
+#include "kernels/elementwise.hpp"
+#include "kernels/gather.hpp"
+#include "kernels/permutation.hpp"
 #include "models/dataset.hpp"
 #include "models/latf_model.hpp"
 #include "models/loss.hpp"
@@ -37,12 +41,13 @@ struct Options {
   int epochs = 3;
   int batch = 512;
   models::LatfConfig config;
+  Device device = Device::cpu();  // --device cuda: the device-resident epoch (DeviceEpochRunner)
 };
 
 const char* kUsage =
     "usage: latf_epoch_bench --data DIR --json PATH [--phases spib,joint] [--epochs N] [--batch B]\n"
     "                        [--check on|off|both] [--layers L] [--hidden h] [--width n] [--latent-dim d]\n"
-    "                        [--encoder linear|nonlinear] [--beta b] [--tau t] [--commit SHA]\n"
+    "                        [--encoder linear|nonlinear] [--beta b] [--tau t] [--commit SHA] [--device cpu|cuda]\n"
     "  DIR holds inputs.npy [F,D], labels.npy [F], weights.npy [F], inverse_temperature.npy [F]\n"
     "  --check   the tape's NaN/Inf check mode (on is what models::Trainer uses on the CPU)\n";
 
@@ -60,6 +65,7 @@ Options parse(int argc, char** argv) {
     if (arg == "--data") o.data_dir = value();
     else if (arg == "--json") o.json_path = value();
     else if (arg == "--commit") o.commit = value();
+    else if (arg == "--device") o.device = parse_device(value());
     else if (arg == "--phases") o.phases = split_list(value());
     else if (arg == "--epochs") o.epochs = std::stoi(value());
     else if (arg == "--batch") o.batch = std::stoi(value());
@@ -116,26 +122,16 @@ Frames load_frames(const std::string& dir) {
   return f;
 }
 
-// Dataset::gather's loop: copy the rows and write the one-hot targets.
-void gather(const Frames& f, const std::int64_t* rows, std::int64_t b, models::Batch& batch) {
-  const int d = f.descriptors(), k = f.states;
-  if (!batch.inputs.defined() || batch.inputs.dim(0) != b) {
-    batch.inputs = Tensor::empty({b, d});
-    batch.targets = Tensor::empty({b, k});
-    batch.weights = Tensor::empty({b});
-    batch.inverse_temperature = Tensor::empty({b});
-  }
-  const float* x = f.inputs.data<float>();
-  float* in = batch.inputs.data<float>();
-  float* target = batch.targets.data<float>();
-  std::fill_n(target, b * k, 0.f);
-  for (std::int64_t i = 0; i < b; ++i) {
-    const std::int64_t t = rows[i];
-    std::copy_n(x + t * d, d, in + i * d);
-    target[i * k + f.labels[t]] = 1.f;
-    batch.weights.data<float>()[i] = f.weights[t];
-    batch.inverse_temperature.data<float>()[i] = f.inverse_temperature[t];
-  }
+// The frames as the trainer's Dataset places them for kernels::gather_pairs on `device`: every
+// frame is one pair (present = 0 … F − 1, lag 0).
+kernels::PairSource pair_source(const Frames& f, const Device& device) {
+  std::vector<std::int64_t> identity(static_cast<std::size_t>(f.count()));
+  std::iota(identity.begin(), identity.end(), std::int64_t{0});
+  const Shape per_frame{f.count()};
+  return kernels::PairSource{f.inputs.to(device), kernels::Indices::from_vector(f.labels, device),
+                             Tensor::from_vector(f.weights, per_frame, device),
+                             Tensor::from_vector(f.inverse_temperature, per_frame, device),
+                             kernels::Indices::from_vector(identity, device), 0, f.states};
 }
 
 struct PhaseResult {
@@ -157,7 +153,7 @@ double cpu_seconds() {
 class EpochRunner {
  public:
   EpochRunner(const Options& o, const Frames& frames)
-      : o_(o), frames_(frames),
+      : o_(o), total_(frames.count()), source_(pair_source(frames, Device::cpu())),
         model_(models::LatfModel::create(o.config, frames.descriptors(), frames.states, {}, 1.0, Device::cpu())) {}
 
   PhaseResult run(models::Phase phase, bool check_finite) {
@@ -180,18 +176,20 @@ class EpochRunner {
 
  private:
   models::LossParts epoch(models::Phase phase, bool check_finite, std::int64_t& steps) {
-    const std::int64_t total = frames_.count();
+    const std::int64_t total = total_;
     const int d = o_.config.spib.latent_dim;
     const double lr = (phase == models::Phase::Spib ? o_.config.spib_phase : o_.config.joint_phase).learning_rate;
-    const auto order = models::seeded_permutation(total, o_.config.seed, 10'000 + epochs_done_++);
+    kernels::Indices order = kernels::Indices::empty(total);
+    kernels::permutation(order, o_.config.seed, 10'000 + epochs_done_++);
     autodiff::Tape tape;
     tape.set_check_finite(check_finite);
-    models::Batch batch;
+    kernels::PairBatch batch;
     models::LossParts sum;
     steps = 0;
     for (std::int64_t start = 0; start < total; start += o_.batch, ++steps) {
       const std::int64_t count = std::min<std::int64_t>(o_.batch, total - start);
-      gather(frames_, order.data() + start, count, batch);
+      kernels::resize_pair_batch(source_, count, batch);
+      kernels::gather_pairs(source_, order, start, batch);
       tape.clear();
       model_.spib->parameters().zero_grad();
       if (flow_adam_) model_.flow->parameters().zero_grad();
@@ -217,8 +215,95 @@ class EpochRunner {
   }
 
   const Options& o_;
-  const Frames& frames_;
+  std::int64_t total_;
+  kernels::PairSource source_;
   models::LatfModel model_;
+  std::unique_ptr<autodiff::Adam> spib_adam_, flow_adam_;
+  std::uint64_t noise_stream_ = 1u << 20;
+  std::uint64_t epochs_done_ = 0;
+};
+
+// ---- --device cuda: the trainer's device-resident epoch (models::Trainer::run_epoch on a GPU) ----
+// The frames live on the device; each epoch permutes there (kernels::permutation), each batch is
+// gathered there (kernels::gather_pairs), the losses are summed there and read once per epoch.
+class DeviceEpochRunner {
+ public:
+  DeviceEpochRunner(const Options& o, const Frames& frames)
+      : o_(o), steps_total_(frames.count()),
+        model_(models::LatfModel::create(o.config, frames.descriptors(), frames.states, {}, 1.0, o.device)) {
+    const Shape per_frame{frames.count()};
+    std::vector<std::int64_t> identity(static_cast<std::size_t>(frames.count()));
+    for (std::size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<std::int64_t>(i);
+    source_ = kernels::PairSource{frames.inputs.to(o.device), kernels::Indices::from_vector(frames.labels, o.device),
+                                  Tensor::from_vector(frames.weights, per_frame, o.device),
+                                  Tensor::from_vector(frames.inverse_temperature, per_frame, o.device),
+                                  kernels::Indices::from_vector(identity, o.device), 0, frames.states};
+  }
+
+  PhaseResult run(models::Phase phase) {
+    PhaseResult result{models::phase_name(phase), false, {}, {}, {}, 0};
+    spib_adam_ = std::make_unique<autodiff::Adam>(model_.spib->parameters());
+    flow_adam_.reset();
+    if (phase == models::Phase::Joint) flow_adam_ = std::make_unique<autodiff::Adam>(model_.flow->parameters());
+    for (int e = 0; e < o_.epochs; ++e) {
+      synchronize(o_.device);
+      const auto start = std::chrono::steady_clock::now();
+      const double cpu_start = cpu_seconds();
+      result.last = epoch(phase, result.steps);  // ends with the epoch's one read, so the GPU is done
+      result.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      result.cpu_seconds.push_back(cpu_seconds() - cpu_start);
+      std::printf("engine %s epoch on %s: %.3f s, cpu %.3f s (loss %.4f)\n", result.phase.c_str(),
+                  o_.device.str().c_str(), result.seconds.back(), result.cpu_seconds.back(), result.last.total);
+      std::fflush(stdout);
+    }
+    return result;
+  }
+
+ private:
+  models::LossParts epoch(models::Phase phase, std::int64_t& steps) {
+    const std::int64_t total = steps_total_;
+    const int d = o_.config.spib.latent_dim;
+    const double lr = (phase == models::Phase::Spib ? o_.config.spib_phase : o_.config.joint_phase).learning_rate;
+    kernels::Indices order = kernels::Indices::empty(total, o_.device);
+    kernels::permutation(order, o_.config.seed, 10'000 + epochs_done_++);
+    Tensor sums = Tensor::zeros({3}, o_.device);
+    autodiff::Tape tape;
+    tape.set_check_finite(false);
+    kernels::PairBatch batch;
+    steps = 0;
+    for (std::int64_t start = 0; start < total; start += o_.batch, ++steps) {
+      const std::int64_t count = std::min<std::int64_t>(o_.batch, total - start);
+      kernels::resize_pair_batch(source_, count, batch);
+      kernels::gather_pairs(source_, order, start, batch);
+      tape.clear();
+      model_.spib->parameters().zero_grad();
+      if (flow_adam_) model_.flow->parameters().zero_grad();
+      Tensor noise = Tensor::empty({count, d}, o_.device);
+      fill_normal(noise, o_.config.seed, noise_stream_++);
+      const models::BatchVars vars{tape.constant(batch.inputs), tape.constant(batch.targets),
+                                   tape.constant(batch.weights), tape.constant(batch.inverse_temperature),
+                                   tape.constant(noise)};
+      const models::LossVars loss =
+          models::latf_loss(tape, *model_.spib, *model_.flow, phase, vars, o_.config.spib.beta, o_.config.flow.tau);
+      const double share = static_cast<double>(count) / total;
+      const autodiff::Var parts[3] = {loss.total, loss.reconstruction, loss.prior};
+      for (int i = 0; i < 3; ++i) {
+        Tensor slot = sums.view(i, {1});
+        kernels::accumulate_scaled(share, tape.value(parts[i]).reshape({1}), slot);
+      }
+      tape.backward(loss.total);
+      spib_adam_->step(static_cast<float>(lr));
+      if (flow_adam_) flow_adam_->step(static_cast<float>(lr));
+    }
+    const std::vector<float> read = sums.to_vector();
+    LATF_REQUIRE(std::isfinite(read[0]), "loss diverged in this epoch");
+    return models::LossParts{read[0], read[1], read[2]};
+  }
+
+  const Options& o_;
+  std::int64_t steps_total_;
+  models::LatfModel model_;
+  kernels::PairSource source_;
   std::unique_ptr<autodiff::Adam> spib_adam_, flow_adam_;
   std::uint64_t noise_stream_ = 1u << 20;
   std::uint64_t epochs_done_ = 0;
@@ -233,7 +318,8 @@ double median(std::vector<double> v) {
 void write_json(const Options& o, const Frames& frames, const std::vector<PhaseResult>& results) {
   std::ostringstream out;
   const models::LatfConfig& c = o.config;
-  out << "{\n  \"implementation\": \"latf-engine\",\n  \"machine\": " << machine_json()
+  out << "{\n  \"implementation\": \"latf-engine\",\n  \"device\": \"" << o.device.str()
+      << "\",\n  \"machine\": " << machine_json()
       << ",\n  \"command\": " << json_string(o.command) << ",\n  \"commit\": " << json_string(o.commit)
       << ",\n  \"config\": {\"frames\": " << frames.count() << ", \"descriptors\": " << frames.descriptors()
       << ", \"states\": " << frames.states << ", \"encoder\": \""
@@ -261,6 +347,14 @@ int run(int argc, char** argv) {
   const Options o = parse(argc, argv);
   const Frames frames = load_frames(o.data_dir);
   std::vector<PhaseResult> results;
+  if (o.device.is_cuda()) {  // the tape's check mode is off on a GPU, as in the trainer
+    require_usable(o.device);
+    DeviceEpochRunner runner(o, frames);
+    for (const std::string& p : o.phases)
+      results.push_back(runner.run(p == "spib" ? models::Phase::Spib : models::Phase::Joint));
+    write_json(o, frames, results);
+    return 0;
+  }
   for (const bool check : o.check_modes) {
     // A fresh model per check mode, so both time the same trajectory of weights.
     EpochRunner runner(o, frames);

@@ -1,6 +1,7 @@
 #include "kernels/cross_entropy.hpp"
 
 #include "kernels/cross_entropy_math.hpp"
+#include "kernels/vector_exp.hpp"
 
 namespace latf::kernels {
 
@@ -53,17 +54,97 @@ void log_softmax_backward_cpu(const Tensor& out, const Tensor& dout, Tensor& dlo
   for (std::int64_t i = 0; i < n; ++i) log_softmax_backward_row(y + i * k, dy + i * k, dx + i * k, k);
 }
 
+// The cross-entropy on the CPU runs kRowBlock rows at a time, transposed to [K][kRowBlock] so
+// that every loop over the classes is lane-wise over rows: K is small (the number of states)
+// and would leave a per-row loop mostly unvectorised. In float, exp and log are the vectorisable
+// exp_nonpositive / log_positive (x − max ≤ 0, Σ exp ≥ 1); double (tests, gradient checks)
+// keeps libm.
+constexpr int kRowBlock = 16;
+
+inline float host_shifted_exp(float x, float max) { return exp_nonpositive(x - max); }
+inline double host_shifted_exp(double x, double max) { return std::exp(x - max); }
+inline float host_log(float x) { return log_positive(x); }
+inline double host_log(double x) { return std::log(x); }
+
+template <class T>
+struct CrossEntropyBlock {
+  Tensor storage;
+  T* x;     // [K][kRowBlock] logits, then exp(x − max) in backward
+  T* y;     // [K][kRowBlock] targets
+  T* max;   // [kRowBlock]
+  T* sum;   // [kRowBlock] Σ_k exp(x_k − max)
+  T* mass;  // [kRowBlock] Σ_k y_k
+
+  CrossEntropyBlock(std::int64_t k, DType dtype)  // pooled: no allocation per step
+      : storage(Tensor::empty({(2 * k + 3) * kRowBlock}, Device::cpu(), dtype)) {
+    x = storage.data<T>();
+    y = x + k * kRowBlock;
+    max = y + k * kRowBlock;
+    sum = max + kRowBlock;
+    mass = sum + kRowBlock;
+  }
+
+  // Loads rows first … first + kRowBlock − 1 (past n: row n − 1 again, ignored by the callers)
+  // and fills max and sum; the logits are replaced by exp(x − max) when keep_exp.
+  void load(const T* px, const T* py, std::int64_t first, std::int64_t n, std::int64_t k, bool keep_exp) {
+    // Lane-inner, so that the compiler can load each class column of the block with one gather.
+    std::int64_t offset[kRowBlock];
+    for (int b = 0; b < kRowBlock; ++b) offset[b] = (first + b < n ? first + b : n - 1) * k;
+    for (std::int64_t j = 0; j < k; ++j) {
+      T* __restrict xj = x + j * kRowBlock;
+      T* __restrict yj = y + j * kRowBlock;
+      LATF_LANE_LOOP
+      for (int b = 0; b < kRowBlock; ++b) {
+        xj[b] = px[offset[b] + j];
+        yj[b] = py[offset[b] + j];
+      }
+    }
+    T* __restrict m = max;
+    T* __restrict s = sum;
+    LATF_LANE_LOOP
+    for (int b = 0; b < kRowBlock; ++b) m[b] = x[b];
+    for (std::int64_t j = 1; j < k; ++j) {
+      const T* __restrict xj = x + j * kRowBlock;
+      LATF_LANE_LOOP
+      for (int b = 0; b < kRowBlock; ++b) m[b] = running_max(xj[b], m[b]);
+    }
+    LATF_LANE_LOOP
+    for (int b = 0; b < kRowBlock; ++b) s[b] = T(0);
+    for (std::int64_t j = 0; j < k; ++j) {
+      T* __restrict xj = x + j * kRowBlock;
+      LATF_LANE_LOOP
+      for (int b = 0; b < kRowBlock; ++b) {
+        const T e = host_shifted_exp(xj[b], m[b]);
+        s[b] += e;
+        if (keep_exp) xj[b] = e;
+      }
+    }
+  }
+};
+
 template <class T>
 void cross_entropy_forward_cpu(const Tensor& logits, const Tensor& targets, const Tensor& weights, Tensor& loss) {
   const std::int64_t n = logits.dim(0), k = logits.dim(1);
-  const T* x = logits.data<T>();
-  const T* y = targets.data<T>();
   const T* w = data_or_null<T>(weights);
+  CrossEntropyBlock<T> block(k, logits.dtype());
+  T log_sum[kRowBlock], row_loss[kRowBlock];
   // Rows are summed in double so that a float32 batch of any size loses nothing to the sum.
   double total = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double row = cross_entropy_row(x + i * k, y + i * k, k);
-    total += w ? double(w[i]) * row : row;
+  for (std::int64_t first = 0; first < n; first += kRowBlock) {
+    block.load(logits.data<T>(), targets.data<T>(), first, n, k, false);
+    LATF_LANE_LOOP
+    for (int b = 0; b < kRowBlock; ++b) {
+      log_sum[b] = host_log(block.sum[b]);
+      row_loss[b] = T(0);
+    }
+    for (std::int64_t j = 0; j < k; ++j) {
+      const T* __restrict xj = block.x + j * kRowBlock;
+      const T* __restrict yj = block.y + j * kRowBlock;
+      LATF_LANE_LOOP
+      for (int b = 0; b < kRowBlock; ++b) row_loss[b] += cross_entropy_term(xj[b], yj[b], block.max[b], log_sum[b]);
+    }
+    const int count = static_cast<int>(n - first < kRowBlock ? n - first : kRowBlock);
+    for (int b = 0; b < count; ++b) total += w ? double(w[first + b]) * row_loss[b] : double(row_loss[b]);
   }
   loss.data<T>()[0] = static_cast<T>(total / double(n));
 }
@@ -72,13 +153,37 @@ template <class T>
 void cross_entropy_backward_cpu(const Tensor& logits, const Tensor& targets, const Tensor& weights,
                                 const Tensor& dloss, Tensor& dlogits) {
   const std::int64_t n = logits.dim(0), k = logits.dim(1);
-  const T* x = logits.data<T>();
-  const T* y = targets.data<T>();
   const T* w = data_or_null<T>(weights);
   T* dx = dlogits.data<T>();
   const T g = dloss.data<T>()[0] / T(n);
-  for (std::int64_t i = 0; i < n; ++i)
-    cross_entropy_backward_row(x + i * k, y + i * k, w ? g * w[i] : g, dx + i * k, k);
+  CrossEntropyBlock<T> block(k, logits.dtype());
+  for (std::int64_t first = 0; first < n; first += kRowBlock) {
+    block.load(logits.data<T>(), targets.data<T>(), first, n, k, true);
+    T* __restrict mass = block.mass;
+    LATF_LANE_LOOP
+    for (int b = 0; b < kRowBlock; ++b) mass[b] = T(0);
+    for (std::int64_t j = 0; j < k; ++j) {
+      const T* __restrict yj = block.y + j * kRowBlock;
+      LATF_LANE_LOOP
+      for (int b = 0; b < kRowBlock; ++b) mass[b] += yj[b];
+    }
+    const int count = static_cast<int>(n - first < kRowBlock ? n - first : kRowBlock);
+    T row_g[kRowBlock];
+    LATF_LANE_LOOP
+    for (int b = 0; b < kRowBlock; ++b) row_g[b] = w && b < count ? g * w[first + b] : g;
+    // The gradients lane-wise (vectorised, division included), then added to the rows.
+    for (std::int64_t j = 0; j < k; ++j) {
+      T* __restrict xj = block.x + j * kRowBlock;
+      const T* __restrict yj = block.y + j * kRowBlock;
+      LATF_LANE_LOOP
+      for (int b = 0; b < kRowBlock; ++b)
+        xj[b] = cross_entropy_gradient(xj[b], block.sum[b], yj[b], mass[b], row_g[b]);
+    }
+    for (int b = 0; b < count; ++b) {
+      T* __restrict row = dx + (first + b) * k;
+      for (std::int64_t j = 0; j < k; ++j) row[j] += block.x[j * kRowBlock + b];
+    }
+  }
 }
 
 }  // namespace

@@ -99,6 +99,11 @@ void reparameterize_forward_cpu(const Tensor& mean, const Tensor& log_variance, 
   const T* lv = log_variance.data<T>();
   const T* e = noise.data<T>();
   T* out = u.data<T>();
+  if (shared) {  // one exp per call instead of one per element; the loop then vectorises
+    const T sd = standard_deviation_of(lv[0]);
+    for (std::int64_t i = 0; i < n; ++i) out[i] = reparameterize_from_std(m[i], sd, e[i]);
+    return;
+  }
   for (std::int64_t i = 0; i < n; ++i) out[i] = reparameterize_value(m[i], lv[i * step], e[i]);
 }
 
@@ -118,7 +123,8 @@ void reparameterize_backward_cpu(const Tensor& log_variance, bool shared, const 
     return;
   }
   double total = 0.0;  // a long sum: keep it in double even for float tensors
-  for (std::int64_t i = 0; i < n; ++i) total += reparameterize_dlog_variance(lv[0], e[i], g[i]);
+  const T sd = standard_deviation_of(lv[0]);
+  for (std::int64_t i = 0; i < n; ++i) total += reparameterize_dlog_variance_from_std(sd, e[i], g[i]);
   dlv[0] += static_cast<T>(total);
 }
 
@@ -131,6 +137,16 @@ void gaussian_forward_cpu(const Tensor& u, const Tensor& mean, const Tensor& log
   const T* pm = mean.data<T>();
   const T* lv = log_variance.data<T>();
   T* po = out.data<T>();
+  if (shared) {  // 1/σ² once per call, not once per element
+    const T inverse_variance = inverse_variance_of(lv[0]);
+    for (std::int64_t i = 0; i < n; ++i) {
+      T acc = T(0);
+      for (int j = 0; j < d; ++j)
+        acc += gaussian_log_term_scaled(pu[i * d + j], pm[i * d + j], lv[0], inverse_variance);
+      po[i] = acc;
+    }
+    return;
+  }
   for (std::int64_t i = 0; i < n; ++i)
     po[i] = gaussian_row_log_density(pu + i * d, pm + i * d, lv + i * lay.row_stride, lay.step, d);
 }
@@ -148,11 +164,13 @@ void gaussian_backward_cpu(const Tensor& u, const Tensor& mean, const Tensor& lo
   T* pdu = data_or_null<T>(du);
   T* pdm = data_or_null<T>(dmean);
   T* pdlv = data_or_null<T>(dlog_variance);
+  const T shared_inverse_variance = shared ? inverse_variance_of(lv[0]) : T(0);
   double shared_total = 0.0;
   for (std::int64_t i = 0; i < n; ++i) {
     for (int j = 0; j < d; ++j) {
       const std::int64_t e = i * d + j, l = i * lay.row_stride + j * lay.step;
-      const GaussianTermGradient<T> t = gaussian_log_term_gradient(pu[e], pm[e], lv[l]);
+      const GaussianTermGradient<T> t = shared ? gaussian_term_gradient_scaled(pu[e], pm[e], shared_inverse_variance)
+                                               : gaussian_log_term_gradient(pu[e], pm[e], lv[l]);
       if (pdu) pdu[e] += g[i] * t.du;
       if (pdm) pdm[e] -= g[i] * t.du;
       if (pdlv && shared) shared_total += g[i] * t.dlog_variance;
@@ -223,22 +241,33 @@ void host_block_terms(const T* pu, std::int64_t first, std::int64_t n, const Hos
   T* __restrict maximum = h.maximum;
   T* __restrict sum = h.sum;
   for (int k = 0; k < k_count; ++k) {
-    T* __restrict terms = h.terms + std::int64_t(k) * kRowBlock;
-    for (int b = 0; b < kRowBlock; ++b) terms[b] = c.offset[k];
+    // A local accumulator: through h.terms the compiler could not prove the lanes independent of
+    // the constants it reads, and left this loop scalar.
+    T acc[kRowBlock];
+    LATF_LANE_LOOP
+    for (int b = 0; b < kRowBlock; ++b) acc[b] = c.offset[k];
     for (int j = 0; j < d; ++j) {
       const T mean = c.means[c.at(k, j)], inverse_variance = c.inverse_variance[c.at(k, j)];
       const T* __restrict uj = h.u + j * kRowBlock;
-      for (int b = 0; b < kRowBlock; ++b) terms[b] += gaussian_quadratic_term(uj[b], mean, inverse_variance);
+      LATF_LANE_LOOP
+      for (int b = 0; b < kRowBlock; ++b) acc[b] += gaussian_quadratic_term(uj[b], mean, inverse_variance);
     }
+    T* __restrict terms = h.terms + std::int64_t(k) * kRowBlock;
+    LATF_LANE_LOOP
+    for (int b = 0; b < kRowBlock; ++b) terms[b] = acc[b];
   }
+  LATF_LANE_LOOP
   for (int b = 0; b < kRowBlock; ++b) maximum[b] = h.terms[b];
   for (int k = 1; k < k_count; ++k) {
     const T* __restrict terms = h.terms + std::int64_t(k) * kRowBlock;
+    LATF_LANE_LOOP
     for (int b = 0; b < kRowBlock; ++b) maximum[b] = terms[b] > maximum[b] ? terms[b] : maximum[b];
   }
+  LATF_LANE_LOOP
   for (int b = 0; b < kRowBlock; ++b) sum[b] = T(0);
   for (int k = 0; k < k_count; ++k) {
     T* __restrict terms = h.terms + std::int64_t(k) * kRowBlock;
+    LATF_LANE_LOOP
     for (int b = 0; b < kRowBlock; ++b) {
       terms[b] = host_shifted_exp(terms[b], maximum[b]);
       sum[b] += terms[b];
@@ -282,6 +311,7 @@ void vamp_backward_cpu(const Tensor& u, const Tensor& means, const Tensor& log_v
   for (std::int64_t first = 0; first < n; first += kRowBlock) {
     host_block_terms(pu, first, n, h);
     const int count = static_cast<int>(n - first < kRowBlock ? n - first : kRowBlock);
+    LATF_LANE_LOOP
     for (int b = 0; b < kRowBlock; ++b) {
       const T dout_b = b < count ? g[first + b] : T(0);  // padding rows carry no gradient
       dout_over_sum[b] = dout_b / h.sum[b];
@@ -289,24 +319,32 @@ void vamp_backward_cpu(const Tensor& u, const Tensor& means, const Tensor& log_v
     }
     for (int e = 0; e < d * kRowBlock; ++e) h.du[e] = T(0);
     for (int k = 0; k < k_count; ++k) {
-      T* __restrict gamma_dout = h.terms + std::int64_t(k) * kRowBlock;
+      // Lane values in local arrays, as in host_block_terms, so that every loop below vectorises.
+      T gamma_dout[kRowBlock], du_term[kRowBlock], lv_term[kRowBlock];
+      const T* __restrict terms = h.terms + std::int64_t(k) * kRowBlock;
       double* __restrict gamma_sum_k = gamma_sum + std::int64_t(k) * kRowBlock;
+      LATF_LANE_LOOP
       for (int b = 0; b < kRowBlock; ++b) {
-        gamma_dout[b] *= dout_over_sum[b];
+        gamma_dout[b] = terms[b] * dout_over_sum[b];
         gamma_sum_k[b] += gamma_dout[b];
       }
       for (int j = 0; j < d; ++j) {
         const T mean = c.means[c.at(k, j)], inverse_variance = c.inverse_variance[c.at(k, j)];
         const T* __restrict uj = h.u + j * kRowBlock;
+        LATF_LANE_LOOP
+        for (int b = 0; b < kRowBlock; ++b) {
+          const GaussianTermGradient<T> t = gaussian_term_gradient_scaled(uj[b], mean, inverse_variance);
+          du_term[b] = gamma_dout[b] * t.du;
+          lv_term[b] = gamma_dout[b] * t.dlog_variance;
+        }
         T* __restrict du_j = h.du + j * kRowBlock;
         double* __restrict mean_sum_kj = mean_sum + std::int64_t(c.at(k, j)) * kRowBlock;
         double* __restrict lv_sum_kj = lv_sum + std::int64_t(c.at(k, j)) * kRowBlock;
+        LATF_LANE_LOOP
         for (int b = 0; b < kRowBlock; ++b) {
-          const GaussianTermGradient<T> t = gaussian_term_gradient_scaled(uj[b], mean, inverse_variance);
-          const T du_term = gamma_dout[b] * t.du;
-          du_j[b] += du_term;
-          mean_sum_kj[b] -= du_term;
-          lv_sum_kj[b] += gamma_dout[b] * t.dlog_variance;
+          du_j[b] += du_term[b];
+          mean_sum_kj[b] -= du_term[b];
+          lv_sum_kj[b] += lv_term[b];
         }
       }
     }

@@ -20,16 +20,31 @@ LATF_HD double exp_of(double x) { return ::exp(x); }
 LATF_HD float log_of(float x) { return logf(x); }
 LATF_HD double log_of(double x) { return ::log(x); }
 
-// u = μ + σ·ε with σ = exp(½ log σ²).
+// σ = exp(½ log σ²). With a shared log-variance the CPU evaluates it once per call and uses the
+// *_from_std forms below.
 template <class T>
-LATF_HD T reparameterize_value(T mean, T log_variance, T noise) {
-  return mean + exp_of(T(0.5) * log_variance) * noise;
+LATF_HD T standard_deviation_of(T log_variance) {
+  return exp_of(T(0.5) * log_variance);
 }
 
-// ∂u/∂(log σ²) · du; ∂u/∂μ is 1 and the noise is a constant.
+// u = μ + σ·ε.
+template <class T>
+LATF_HD T reparameterize_from_std(T mean, T standard_deviation, T noise) {
+  return mean + standard_deviation * noise;
+}
+template <class T>
+LATF_HD T reparameterize_value(T mean, T log_variance, T noise) {
+  return reparameterize_from_std(mean, standard_deviation_of(log_variance), noise);
+}
+
+// ∂u/∂(log σ²) · du = ½ σ ε du; ∂u/∂μ is 1 and the noise is a constant.
+template <class T>
+LATF_HD T reparameterize_dlog_variance_from_std(T standard_deviation, T noise, T du) {
+  return T(0.5) * standard_deviation * noise * du;
+}
 template <class T>
 LATF_HD T reparameterize_dlog_variance(T log_variance, T noise, T du) {
-  return T(0.5) * exp_of(T(0.5) * log_variance) * noise * du;
+  return reparameterize_dlog_variance_from_std(standard_deviation_of(log_variance), noise, du);
 }
 
 // 1/σ² = exp(−log σ²). The VampPrior computes it once per call for each of its K·d parameters
@@ -46,10 +61,15 @@ LATF_HD T gaussian_quadratic_term(T u, T mean, T inverse_variance) {
   return T(-0.5) * (diff * diff * inverse_variance);
 }
 
-// One element's share of a diagonal-Gaussian log-density: −½ (log σ² + (u − μ)²/σ²).
+// One element's share of a diagonal-Gaussian log-density: −½ (log σ² + (u − μ)²/σ²), given 1/σ²
+// already evaluated (once per call when the log-variance is shared).
+template <class T>
+LATF_HD T gaussian_log_term_scaled(T u, T mean, T log_variance, T inverse_variance) {
+  return T(-0.5) * log_variance + gaussian_quadratic_term(u, mean, inverse_variance);
+}
 template <class T>
 LATF_HD T gaussian_log_term(T u, T mean, T log_variance) {
-  return T(-0.5) * log_variance + gaussian_quadratic_term(u, mean, inverse_variance_of(log_variance));
+  return gaussian_log_term_scaled(u, mean, log_variance, inverse_variance_of(log_variance));
 }
 
 // Partial derivatives of gaussian_log_term; ∂/∂μ = −∂/∂u.

@@ -1,5 +1,7 @@
 #include "kernels/linear.hpp"
 
+#include <type_traits>
+
 #include "kernels/eigen_maps.hpp"
 
 namespace latf::kernels {
@@ -13,16 +15,33 @@ void linear_backward_cuda(const Tensor& x, const Tensor& weight, const Tensor& y
 
 namespace {
 
+// Calls fn(std::integral_constant<Activation, A>{}) for the runtime activation, so that the
+// element loops below see a constant activation, drop its branches and vectorise.
+template <class Fn>
+void with_activation(Activation act, Fn&& fn) {
+  switch (act) {
+    case Activation::Identity: fn(std::integral_constant<Activation, Activation::Identity>{}); break;
+    case Activation::ReLU: fn(std::integral_constant<Activation, Activation::ReLU>{}); break;
+    case Activation::LeakyReLU: fn(std::integral_constant<Activation, Activation::LeakyReLU>{}); break;
+  }
+}
+
 template <class T>
 void forward_cpu(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation act, T alpha, Tensor& y) {
   const auto n = x.dim(0), in = x.dim(1), out = weight.dim(0);
   auto X = matrix<T>(x, n, in);
   auto W = matrix<T>(weight, out, in);
   auto Y = matrix<T>(y, n, out);
-  auto b = vector<T>(bias, out);
   Y.noalias() = X * W.transpose();
-  Y.rowwise() += b.transpose();
-  if (act != Activation::Identity) Y = Y.unaryExpr([&](T v) { return activate(v, act, alpha); });
+  // Bias and activation in one pass over the output (were two Eigen passes).
+  const T* __restrict bias_values = bias.data<T>();
+  T* __restrict values = y.data<T>();
+  with_activation(act, [&](auto a) {
+    for (Eigen::Index i = 0; i < n; ++i) {
+      T* __restrict row = values + i * out;
+      for (Eigen::Index o = 0; o < out; ++o) row[o] = activate(row[o] + bias_values[o], a(), alpha);
+    }
+  });
 }
 
 template <class T>
@@ -33,9 +52,13 @@ void backward_cpu(const Tensor& x, const Tensor& weight, const Tensor& y, const 
   auto W = matrix<T>(weight, out, in);
   auto Y = matrix<T>(y, n, out);
   auto dY = matrix<T>(dy, n, out);
-  Tensor scratch = Tensor::empty(y.shape(), y.device(), y.dtype());  // pooled: no allocation per step
+  // Without an activation the pre-activation gradient is dy itself: no scratch pass.
+  Tensor scratch = act == Activation::Identity ? dy : Tensor::empty(y.shape(), y.device(), y.dtype());  // pooled
   auto dpre = matrix<T>(scratch, n, out);
-  dpre = dY.binaryExpr(Y, [&](T g, T v) { return g * activation_slope(v, act, alpha); });
+  with_activation(act, [&](auto a) {
+    if constexpr (a() != Activation::Identity)
+      dpre = dY.binaryExpr(Y, [&](T g, T v) { return g * activation_slope(v, a(), alpha); });
+  });
   if (dx.defined()) matrix<T>(dx, n, in).noalias() += dpre * W;
   if (dweight.defined()) matrix<T>(dweight, out, in).noalias() += dpre.transpose() * X;
   if (dbias.defined()) vector<T>(dbias, out) += dpre.colwise().sum().transpose();

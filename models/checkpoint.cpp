@@ -47,8 +47,6 @@ std::vector<std::int64_t> dims_of(const Shape& shape) {
   return dims;
 }
 
-const char* encoder_name(EncoderKind kind) { return kind == EncoderKind::Linear ? "linear" : "nonlinear"; }
-
 // The tensor groups of a file: one per ParameterSet-shaped buffer.
 constexpr const char* kSpib = "spib";
 constexpr const char* kFlow = "flow";
@@ -56,32 +54,6 @@ std::string moment_group(const char* network, char moment) { return concat("opti
 
 // ---------------------------------------------------------------------------------------------
 // Writing
-
-json phase_json(const PhaseConfig& p) {
-  return {{"batch_size", p.batch_size}, {"learning_rate", p.learning_rate}, {"lr_decay", p.lr_decay},
-          {"tolerance", p.tolerance},   {"patience", p.patience},           {"refinements", p.refinements},
-          {"max_epochs", p.max_epochs}};
-}
-
-json config_json(const LatfConfig& c) {
-  json spib = {{"encoder", encoder_name(c.spib.encoder)},
-               {"latent_dim", c.spib.latent_dim},
-               {"encoder_width", c.spib.encoder_width},
-               {"decoder_width", c.spib.decoder_width},
-               {"input_dependent_variance", c.spib.input_dependent_variance},
-               {"beta", c.spib.beta},
-               {"initial_states", c.spib.initial_states}};
-  json flow = {
-      {"layers", c.flow.layers}, {"hidden", c.flow.hidden}, {"tau", c.flow.tau}, {"scale_clamp", c.flow.scale_clamp}};
-  return {{"lag", c.lag},
-          {"reference_temperature", c.reference_temperature},
-          {"validation_fraction", c.validation_fraction},
-          {"seed", c.seed},
-          {"spib", std::move(spib)},
-          {"flow", std::move(flow)},
-          {"spib_phase", phase_json(c.spib_phase)},
-          {"joint_phase", phase_json(c.joint_phase)}};
-}
 
 json adam_json(const autodiff::Adam& adam) {
   const kernels::AdamConfig& c = adam.config();
@@ -525,7 +497,7 @@ void save_checkpoint(const std::string& path, const LatfModel& model,
 
   json header = {{"format_version", kCheckpointVersion},
                  {"engine_version", LATF_ENGINE_VERSION},
-                 {"config", config_json(model.config)},
+                 {"config", config_to_json(model.config)},
                  {"model",
                   {{"descriptors", descriptors},
                    {"states", model.spib->states()},

@@ -1,6 +1,7 @@
 #include "models/config.hpp"
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "engine/error.hpp"
 
@@ -16,6 +17,12 @@ void validate_phase(const PhaseConfig& p, const char* phase) {
   LATF_REQUIRE(p.patience >= 1, phase, ".patience: expected ≥ 1, got ", p.patience);
   LATF_REQUIRE(p.refinements >= 0, phase, ".refinements: expected ≥ 0, got ", p.refinements);
   LATF_REQUIRE(p.max_epochs >= 1, phase, ".max_epochs: expected ≥ 1, got ", p.max_epochs);
+}
+
+nlohmann::ordered_json phase_to_json(const PhaseConfig& p) {
+  return {{"batch_size", p.batch_size}, {"learning_rate", p.learning_rate}, {"lr_decay", p.lr_decay},
+          {"tolerance", p.tolerance},   {"patience", p.patience},           {"refinements", p.refinements},
+          {"max_epochs", p.max_epochs}};
 }
 }  // namespace
 
@@ -37,6 +44,25 @@ void validate(const LatfConfig& c) {
   LATF_REQUIRE(c.flow.scale_clamp >= 0, "flow.scale_clamp: expected ≥ 0, got ", c.flow.scale_clamp);
   validate_phase(c.spib_phase, "spib_phase");
   validate_phase(c.joint_phase, "joint_phase");
+}
+
+nlohmann::ordered_json config_to_json(const LatfConfig& c) {
+  return {{"lag", c.lag},
+          {"reference_temperature", c.reference_temperature},
+          {"validation_fraction", c.validation_fraction},
+          {"seed", c.seed},
+          {"spib",
+           {{"encoder", c.spib.encoder == EncoderKind::Linear ? "linear" : "nonlinear"},
+            {"latent_dim", c.spib.latent_dim},
+            {"encoder_width", c.spib.encoder_width},
+            {"decoder_width", c.spib.decoder_width},
+            {"input_dependent_variance", c.spib.input_dependent_variance},
+            {"beta", c.spib.beta},
+            {"initial_states", c.spib.initial_states}}},
+          {"flow",
+           {{"layers", c.flow.layers}, {"hidden", c.flow.hidden}, {"tau", c.flow.tau}, {"scale_clamp", c.flow.scale_clamp}}},
+          {"spib_phase", phase_to_json(c.spib_phase)},
+          {"joint_phase", phase_to_json(c.joint_phase)}};
 }
 
 }  // namespace latf::models

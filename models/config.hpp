@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace latf::models {
 
 enum class EncoderKind { Linear, Nonlinear };
@@ -50,5 +52,9 @@ struct LatfConfig {
 
 // Throws InvalidArgument naming the first out-of-range field.
 void validate(const LatfConfig& config);
+
+// Every field, nested as the checkpoint header's "config" and `latf train`'s config.json (one
+// writer so that the two cannot drift apart); keys in declaration order.
+nlohmann::ordered_json config_to_json(const LatfConfig& config);
 
 }  // namespace latf::models

@@ -148,30 +148,60 @@ Dataset Dataset::build(std::vector<Trajectory> trajectories, const DatasetOption
   ds.validation_pairs_.assign(order.begin(), order.begin() + validation);
   ds.train_pairs_.assign(order.begin() + validation, order.end());
   LATF_REQUIRE(!ds.train_pairs_.empty(), "dataset: no training pairs remain after the validation split");
+  ds.host_ = ds.on_device(Device::cpu());
+  ds.placed_ = ds.host_;
   return ds;
 }
 
+Dataset::Placed Dataset::on_device(const Device& device) const {
+  const auto present_of = [&](const std::vector<std::int64_t>& pairs) {
+    std::vector<std::int64_t> frames(pairs.size());
+    for (std::size_t i = 0; i < pairs.size(); ++i) frames[i] = present_[pairs[i]];
+    return kernels::Indices::from_vector(frames, device);
+  };
+  const Shape per_frame{frames()};
+  Placed p;
+  p.frames = inputs_.to(device);
+  p.weights = Tensor::from_vector(frame_weights_, per_frame, device);
+  p.inverse_temperature = Tensor::from_vector(frame_inverse_temperature_, per_frame, device);
+  p.labels = kernels::Indices::from_vector(frame_labels_, device);
+  p.train_present = present_of(train_pairs_);
+  p.validation_present = present_of(validation_pairs_);
+  return p;
+}
+
+kernels::PairSource Dataset::source(const Placed& placed, Split split) const {
+  return kernels::PairSource{placed.frames, placed.labels, placed.weights, placed.inverse_temperature,
+                             split == Split::Train ? placed.train_present : placed.validation_present, lag_, states_};
+}
+
+void Dataset::place_on(const Device& device) {
+  if (placed_device() == device) return;
+  placed_ = device.is_cpu() ? host_ : on_device(device);
+}
+
+std::int64_t Dataset::pairs(Split split) const {
+  return static_cast<std::int64_t>(split == Split::Train ? train_pairs_.size() : validation_pairs_.size());
+}
+
+void Dataset::gather(Split split, const kernels::Indices& order, std::int64_t start, std::int64_t rows,
+                     Batch& batch) const {
+  const kernels::PairSource s = source(placed_, split);
+  kernels::resize_pair_batch(s, rows, batch);
+  kernels::gather_pairs(s, order, start, batch);
+}
+
 void Dataset::gather(std::span<const std::int64_t> pairs, Batch& batch) const {
-  const auto b = static_cast<std::int64_t>(pairs.size());
-  if (!batch.inputs.defined() || batch.inputs.dim(0) != b || batch.targets.dim(1) != states_) {
-    batch.inputs = Tensor::empty({b, descriptors_});
-    batch.targets = Tensor::empty({b, states_});
-    batch.weights = Tensor::empty({b});
-    batch.inverse_temperature = Tensor::empty({b});
+  std::vector<std::int64_t> present(pairs.size());
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    LATF_REQUIRE(pairs[i] >= 0 && pairs[i] < static_cast<std::int64_t>(present_.size()), "gather: pair ", pairs[i],
+                 " outside [0, ", present_.size(), ")");
+    present[i] = present_[pairs[i]];
   }
-  const float* x = inputs_.data<float>();
-  float* in = batch.inputs.data<float>();
-  float* target = batch.targets.data<float>();
-  float* w = batch.weights.data<float>();
-  float* inv_t = batch.inverse_temperature.data<float>();
-  std::fill_n(target, b * states_, 0.f);
-  for (std::int64_t i = 0; i < b; ++i) {
-    const std::int64_t p = pairs[i], t = present_[p];
-    std::copy_n(x + t * descriptors_, descriptors_, in + i * descriptors_);
-    target[i * states_ + frame_labels_[t + lag_]] = 1.f;
-    w[i] = frame_weights_[t];
-    inv_t[i] = frame_inverse_temperature_[t];
-  }
+  kernels::PairSource s = source(host_, Split::Train);
+  s.present = kernels::Indices::from_vector(present);
+  kernels::resize_pair_batch(s, static_cast<std::int64_t>(pairs.size()), batch);
+  kernels::gather_pairs(s, kernels::Indices(), 0, batch);
 }
 
 void Dataset::relabel(std::vector<std::int64_t> frame_labels, int states) {
@@ -181,6 +211,8 @@ void Dataset::relabel(std::vector<std::int64_t> frame_labels, int states) {
     LATF_REQUIRE(l >= 0 && l < states, "relabel: label ", l, " outside [0, ", states, ")");
   frame_labels_ = std::move(frame_labels);
   states_ = states;
+  host_.labels = kernels::Indices::from_vector(frame_labels_);
+  placed_.labels = placed_device().is_cpu() ? host_.labels : kernels::Indices::from_vector(frame_labels_, placed_device());
 }
 
 std::vector<double> Dataset::train_populations() const {

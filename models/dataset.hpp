@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/tensor.hpp"
+#include "kernels/gather.hpp"
 
 namespace latf::models {
 
@@ -35,13 +36,11 @@ struct DatasetOptions {
   int initial_states = 100;          // K0 for k-means when some trajectory has no labels
 };
 
-// The tensors of one batch (on the CPU), gathered by Dataset::gather.
-struct Batch {
-  Tensor inputs;               // [B, D] normalised x_t
-  Tensor targets;              // [B, K] one-hot label of x_{t+Δt}
-  Tensor weights;              // [B] data weight of frame t
-  Tensor inverse_temperature;  // [B] b = T_ref / T_k
-};
+// The tensors of one batch: inputs [B, D] normalised x_t, targets [B, K] one-hot label of
+// x_{t+Δt}, weights [B] data weight of frame t, inverse_temperature [B] b = T_ref / T_k.
+using Batch = kernels::PairBatch;
+
+enum class Split { Train, Validation };
 
 class Dataset {
  public:
@@ -67,8 +66,18 @@ class Dataset {
   const std::vector<double>& temperatures() const { return temperatures_; }
   int lag() const { return lag_; }
 
-  // Fills `batch` (resized on shape change only) with the given pairs.
+  // Fills `batch` (on the CPU; resized on shape change only) with the given pairs.
   void gather(std::span<const std::int64_t> pairs, Batch& batch) const;
+
+  // Device-resident training: place_on copies the frames, labels, weights, factors b and each
+  // split's pair list to `device` once (relabel keeps the copy current); gather(split, …) then
+  // fills `rows` batch rows on that device from positions [start, start + rows) of the split's
+  // pair list, read through `order` (a permutation of the positions, on the same device) when
+  // it is defined. No host work, copy or synchronisation per batch.
+  void place_on(const Device& device);
+  const Device& placed_device() const { return placed_.frames.device(); }
+  std::int64_t pairs(Split split) const;
+  void gather(Split split, const kernels::Indices& order, std::int64_t start, std::int64_t rows, Batch& batch) const;
   // Replaces the frame labels (each in [0, states)).
   void relabel(std::vector<std::int64_t> frame_labels, int states);
   // Weighted population of each state over the present frames of the training pairs.
@@ -82,9 +91,20 @@ class Dataset {
   std::vector<std::int64_t> frame_labels_, present_, train_pairs_, validation_pairs_, offsets_;
   std::vector<float> frame_weights_, frame_inverse_temperature_;
   std::vector<double> temperatures_;
+
+  // The training data on one device, in the form the gather kernel reads.
+  struct Placed {
+    Tensor frames, weights, inverse_temperature;
+    kernels::Indices labels, train_present, validation_present;
+  };
+  Placed on_device(const Device& device) const;
+  kernels::PairSource source(const Placed& placed, Split split) const;
+  Placed host_;    // on the CPU, always (serves the span gather)
+  Placed placed_;  // on the training device (shares host_'s storage on the CPU)
 };
 
-// A seeded random permutation of 0..n−1 (Fisher–Yates on Philox draws).
+// A seeded random permutation of 0..n−1 (Fisher–Yates on Philox draws), on the host. It makes
+// the train/validation split; training epochs shuffle with kernels::permutation instead.
 std::vector<std::int64_t> seeded_permutation(std::int64_t n, std::uint64_t seed, std::uint64_t stream);
 
 }  // namespace latf::models

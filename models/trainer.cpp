@@ -7,6 +7,8 @@
 #include "autodiff/ops.hpp"
 #include "engine/error.hpp"
 #include "engine/random_fill.hpp"
+#include "kernels/elementwise.hpp"
+#include "kernels/permutation.hpp"
 #include "models/inference.hpp"
 
 namespace latf::models {
@@ -16,6 +18,8 @@ using autodiff::Var;
 
 Trainer::Trainer(const LatfConfig& config, Dataset& dataset, const Device& device)
     : config_(config), dataset_(dataset), device_(device) {
+  dataset_.place_on(device_);  // once: every epoch then shuffles and gathers on the device
+  step_checks_ = device_.is_cpu();
   model_ = LatfModel::create(config, dataset.descriptors(), dataset.states(), dataset.normalization(),
                              dataset.reference_temperature(), device);
 }
@@ -27,25 +31,40 @@ void Trainer::reset_optimizers(Phase phase) {
     flow_adam_ = std::make_unique<autodiff::Adam>(model_.flow->parameters());
 }
 
-LossParts Trainer::run_epoch(Phase phase, const std::vector<std::int64_t>& pairs, bool training, int epoch,
-                             double learning_rate) {
+LossParts Trainer::run_epoch(Phase phase, Split split, bool training, int epoch, double learning_rate) {
   const PhaseConfig& pc = phase == Phase::Spib ? config_.spib_phase : config_.joint_phase;
   const double beta = config_.spib.beta;
   const int d = config_.spib.latent_dim;
-  std::vector<std::int64_t> order = pairs;
+  const std::int64_t total = dataset_.pairs(split);
+  // The epoch's order is computed where the data live; validation keeps the split's order.
+  kernels::Indices order;
   if (training) {
-    const auto perm = seeded_permutation(static_cast<std::int64_t>(pairs.size()), config_.seed, 10'000 + history_.size());
-    for (std::size_t i = 0; i < perm.size(); ++i) order[i] = pairs[perm[i]];
+    order = kernels::Indices::empty(total, device_);
+    kernels::permutation(order, config_.seed, 10'000 + history_.size());
   }
+  // With per-step checks (the CPU: reads are free) each step's losses are read at once, so a NaN
+  // names its step. Without (a GPU: the steps only queue work) the losses are summed into a
+  // device tensor [total, reconstruction, prior] and read once at the end of the epoch.
+  const bool read_each_step = step_checks_;
+  Tensor sums = read_each_step ? Tensor() : Tensor::zeros({3}, device_);
   Tape tape;
-  tape.set_check_finite(device_.is_cpu());  // on a GPU the per-step loss check stands in for it
+  tape.set_check_finite(step_checks_);  // without it the epoch's loss check stands in for it
   tape.set_grad_enabled(training);
   Batch batch;
   LossParts sum;
-  const std::int64_t total = static_cast<std::int64_t>(order.size());
+  const auto diverged = [&](std::int64_t step, const std::string& what) {  // step < 0: not known
+    roll_back();
+    if (on_divergence_) on_divergence_();  // e.g. make sure the last good checkpoint is on disk
+    const std::string where =
+        step >= 0 ? concat(", step ", step)
+                  : std::string(" (found at the epoch's end, where an epoch without per-step checks reads its "
+                                "losses; the step is not known)");
+    throw BackendError(concat("training diverged in the ", phase_name(phase), " phase, epoch ", epoch, where,
+                              training ? "" : " (validation)", ": ", what));
+  };
   for (std::int64_t start = 0, step = 0; start < total; start += pc.batch_size, ++step) {
     const std::int64_t count = std::min<std::int64_t>(pc.batch_size, total - start);
-    dataset_.gather(std::span<const std::int64_t>(order.data() + start, count), batch);
+    dataset_.gather(split, order, start, count, batch);
     tape.clear();
     if (training) {
       model_.spib->parameters().zero_grad();
@@ -53,34 +72,63 @@ LossParts Trainer::run_epoch(Phase phase, const std::vector<std::int64_t>& pairs
     }
     Tensor noise = Tensor::empty({count, d}, device_);
     fill_normal(noise, config_.seed, training ? noise_stream_++ : (1ull << 40) + static_cast<std::uint64_t>(step));
-    const auto diverged = [&](const std::string& what) {
-      if (on_divergence_) on_divergence_();  // e.g. write the last good checkpoint
-      throw BackendError(concat("training diverged in the ", phase_name(phase), " phase, epoch ", epoch, ", step ",
-                                step, training ? "" : " (validation)", ": ", what));
-    };
     LossVars parts;
-    double loss_value = NAN;
     try {
-      const BatchVars vars{tape.constant(batch.inputs.to(device_)), tape.constant(batch.targets.to(device_)),
-                           tape.constant(batch.weights.to(device_)),
-                           tape.constant(batch.inverse_temperature.to(device_)), tape.constant(noise)};
+      const BatchVars vars{tape.constant(batch.inputs), tape.constant(batch.targets), tape.constant(batch.weights),
+                           tape.constant(batch.inverse_temperature), tape.constant(noise)};
       parts = latf_loss(tape, *model_.spib, *model_.flow, phase, vars, beta, config_.flow.tau);
-      loss_value = tape.value(parts.total).item();
     } catch (const InvalidArgument& e) {  // check mode found a NaN/Inf inside the step
-      diverged(e.what());
+      diverged(step, e.what());
     }
-    if (!std::isfinite(loss_value)) diverged(concat("loss is ", loss_value));
+    const double share = static_cast<double>(count) / total;
+    if (read_each_step) {
+      const double loss_value = tape.value(parts.total).item();
+      if (!std::isfinite(loss_value)) diverged(step, concat("loss is ", loss_value));
+      sum.total += share * loss_value;
+      sum.reconstruction += share * tape.value(parts.reconstruction).item();
+      sum.prior += share * tape.value(parts.prior).item();
+    } else {
+      const Var summed[3] = {parts.total, parts.reconstruction, parts.prior};
+      for (int i = 0; i < 3; ++i) {
+        Tensor slot = sums.view(i, {1});
+        kernels::accumulate_scaled(share, tape.value(summed[i]).reshape({1}), slot);
+      }
+    }
     if (training) {
       tape.backward(parts.total);
       spib_adam_->step(static_cast<float>(learning_rate));
       if (flow_adam_) flow_adam_->step(static_cast<float>(learning_rate));
     }
-    const double share = static_cast<double>(count) / total;
-    sum.total += share * loss_value;
-    sum.reconstruction += share * tape.value(parts.reconstruction).item();
-    sum.prior += share * tape.value(parts.prior).item();
+  }
+  if (!read_each_step) {
+    const std::vector<float> read = sums.to_vector();  // the epoch's one host synchronisation
+    sum = LossParts{read[0], read[1], read[2]};
+    // A NaN/Inf step poisons every later sum, so the epoch total catches it; which step it was
+    // is not known without a read per step.
+    if (!std::isfinite(sum.total) || !std::isfinite(sum.reconstruction) || !std::isfinite(sum.prior))
+      diverged(-1, concat("loss is ", sum.total));
   }
   return sum;
+}
+
+namespace {
+Tensor snapshot_of(const autodiff::ParameterSet& set) {
+  return set.allocated() && set.size() > 0 ? set.flat_values().clone() : Tensor();
+}
+void restore(autodiff::ParameterSet& set, const Tensor& snapshot) {
+  if (snapshot.defined() && set.allocated() && set.size() == snapshot.numel()) set.flat_values().copy_from(snapshot);
+}
+}  // namespace
+
+void Trainer::remember_good_state() {
+  // A device-to-device copy: no host synchronisation.
+  good_spib_ = snapshot_of(model_.spib->parameters());
+  good_flow_ = snapshot_of(model_.flow->parameters());
+}
+
+void Trainer::roll_back() {
+  restore(model_.spib->parameters(), good_spib_);
+  restore(model_.flow->parameters(), good_flow_);
 }
 
 void Trainer::refine_labels() {
@@ -139,14 +187,15 @@ void Trainer::train_phase(Phase phase, const EpochCallback& on_epoch) {
   std::vector<double> previous_population = dataset_.train_populations();
   for (int epoch = 0;; ++epoch) {
     const auto started = std::chrono::steady_clock::now();
+    remember_good_state();  // the weights of the last completed epoch, the caller's checkpoint
     EpochRecord record;
     record.phase = phase;
     record.epoch = epoch;
     record.round = round;
     record.learning_rate = pc.learning_rate * std::pow(pc.lr_decay, since_refinement);
-    record.train = run_epoch(phase, dataset_.train_pairs(), true, epoch, record.learning_rate);
-    if (!dataset_.validation_pairs().empty())
-      record.validation = run_epoch(phase, dataset_.validation_pairs(), false, epoch, record.learning_rate);
+    record.train = run_epoch(phase, Split::Train, true, epoch, record.learning_rate);
+    if (dataset_.pairs(Split::Validation) > 0)
+      record.validation = run_epoch(phase, Split::Validation, false, epoch, record.learning_rate);
     record.states = dataset_.states();
     record.populations = dataset_.train_populations();
     if (record.populations.size() == previous_population.size())

@@ -40,13 +40,22 @@ class Trainer {
 
   Trainer(const LatfConfig& config, Dataset& dataset, const Device& device);
 
-  // Both phases. Throws BackendError naming the phase, epoch and step if the loss turns NaN/Inf.
+  // Both phases. Throws BackendError naming the phase and epoch (and, on the CPU, the step) if
+  // the loss turns NaN/Inf; the model's weights are first rolled back to those at the end of
+  // the last completed epoch (the caller's last good checkpoint), then the divergence hook runs.
   void train(const EpochCallback& on_epoch = {});
   void train_phase(Phase phase, const EpochCallback& on_epoch = {});
 
   // Called just before a divergence error is thrown, so that the caller can make sure its last
   // good checkpoint (written at the end of an earlier epoch) is on disk and flagged as such.
   void set_divergence_hook(std::function<void()> hook) { on_divergence_ = std::move(hook); }
+
+  // Per-step checks (the CPU default): the tape's NaN/Inf check mode and a read of every step's
+  // losses, so a divergence names its step. Off (the GPU default): an epoch queues its steps
+  // without a host synchronisation, sums the losses on the device and reads them once at its
+  // end. Settable for tests, so that the GPU's bookkeeping also runs on the CPU.
+  void set_step_checks(bool on) { step_checks_ = on; }
+  bool step_checks() const { return step_checks_; }
 
   // One label refinement (METHOD §3 steps 1–3): relabel every frame by argmax_k q(k | μ(x)), drop
   // empty states and shrink the decoder, reset each pseudo-input to the frame nearest its
@@ -62,9 +71,10 @@ class Trainer {
   const LatfConfig& config() const { return config_; }
 
  private:
-  LossParts run_epoch(Phase phase, const std::vector<std::int64_t>& pairs, bool training, int epoch,
-                      double learning_rate);
+  LossParts run_epoch(Phase phase, Split split, bool training, int epoch, double learning_rate);
   void reset_optimizers(Phase phase);
+  void remember_good_state();
+  void roll_back();
 
   LatfConfig config_;
   Dataset& dataset_;
@@ -73,6 +83,8 @@ class Trainer {
   std::unique_ptr<autodiff::Adam> spib_adam_, flow_adam_;
   std::vector<EpochRecord> history_;
   std::function<void()> on_divergence_;
+  Tensor good_spib_, good_flow_;  // flat parameter values at the start of the running epoch
+  bool step_checks_ = true;
   std::uint64_t noise_stream_ = 1u << 20;  // every batch draws fresh reparameterisation noise
 };
 

@@ -3,7 +3,7 @@
 # Ninja, Eigen and GoogleTest's sources. With --bench also PyTorch (CPU) for the peer benchmark.
 # The CUDA toolkit is optional: when nvcc is found the CUDA backend is compiled too.
 set -euo pipefail
-packages=(g++ cmake ninja-build libeigen3-dev googletest nlohmann-json3-dev libcli11-dev libtomlplusplus-dev)
+packages=(g++ cmake ninja-build libeigen3-dev googletest nlohmann-json3-dev libcli11-dev libtomlplusplus-dev python3-numpy python3-matplotlib)
 [[ "${1:-}" == "--bench" ]] && packages+=(python3-torch python3-numpy)
 
 missing=()

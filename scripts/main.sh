@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The main job until the models land: build, then benchmark every kernel on each available
-# device against the PyTorch twin on the same data, printing our/peer ratios and writing JSON
-# under bench/results/. Pass --full for the whole batch sweep (512 … 1M rows).
+# The main job: build `latf` (Release) and run `latf demo` on built-in data — simulate the
+# three-hole potential at T = 0.7 and 1.5, train LaTF, generate at six temperatures (including
+# extrapolation to 0.5, 2 and 3) and print predicted vs exact populations; the run directory
+# (model, data, evaluation.json, figures) is written to ./latf-demo (replaced if present).
+# Extra arguments go to `latf demo` (e.g. --seed 1, --quick, --device cuda, --out DIR).
+# The kernel benchmarks against the PyTorch twin: bash bench/run_bench.sh (see bench/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install_deps.sh --bench
-mode="--quick"
-[[ "${1:-}" == "--full" ]] && mode=""
-bash bench/run_bench.sh build/release $mode
+bash scripts/install_deps.sh
+cmake --preset release
+cmake --build --preset release --target latf
+exec build/release/apps/latf demo --overwrite "$@"

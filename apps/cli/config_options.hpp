@@ -1,14 +1,12 @@
 #pragma once
-// Every LatfConfig field as a command-line flag (names in apps/cli/README.md), an optional TOML
-// file with the same fields (--config), and the resolved configuration as JSON (the keys of the
-// checkpoint header's "config", which are also the TOML keys).
+// Every LatfConfig field as a command-line flag (names in apps/cli/README.md) and an optional TOML
+// file with the same fields (--config; the keys of config.json, models::config_to_json), whose
+// list-valued keys span a grid search (apps/cli/grid_search.hpp).
 #include <functional>
 #include <string>
-#include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "apps/cli/grid_search.hpp"
 #include "models/config.hpp"
 
 namespace CLI {
@@ -18,25 +16,36 @@ class Option;
 
 namespace latf::cli {
 
+// A flag, the config key it sets, and how to copy its field: flags given on the command line
+// override the file.
+struct FlagBinding {
+  CLI::Option* option = nullptr;
+  std::string key;  // as in config.json, tables dotted
+  std::function<void(models::LatfConfig&, const models::LatfConfig&)> copy;
+};
+
 struct ConfigFlags {
   models::LatfConfig config;  // what the flags wrote (defaults where not given)
   std::string encoder = "linear";
   std::string config_file;
-  // Each flag and how to copy its field: flags given on the command line override the file.
-  std::vector<std::pair<CLI::Option*, std::function<void(models::LatfConfig&, const models::LatfConfig&)>>> bindings;
+  std::vector<FlagBinding> bindings;
   CLI::Option* encoder_option = nullptr;
+};
+
+struct ResolvedConfig {
+  models::LatfConfig config;   // defaults, then the file's scalar keys, then the flags given
+  std::vector<GridAxis> grid;  // the file's list-valued keys that no flag overrides, in file order
 };
 
 // Registers --config and the flags on `command`; they write into `flags` during parsing.
 void add_config_flags(CLI::App& command, ConfigFlags& flags);
-// Defaults, then the --config file, then the flags given; models::validate must pass (its
-// failure is a UsageError naming the field).
-models::LatfConfig resolve_config(const ConfigFlags& flags);
+// Defaults, then the --config file, then the flags given (a flag replaces a list of the file);
+// models::validate must pass (its failure is a UsageError naming the field).
+ResolvedConfig resolve_config(const ConfigFlags& flags);
 
-// Applies the keys of a TOML file to `config`; unknown keys, wrong types and syntax errors are
-// UsageErrors naming the file, key and line.
-void apply_toml_config(const std::string& path, models::LatfConfig& config);
-
-nlohmann::ordered_json config_to_json(const models::LatfConfig& config);
+// Applies the scalar keys of a TOML file to `config` and returns its list-valued keys, each value
+// type-checked; unknown keys, wrong types, empty or nested lists and syntax errors are
+// UsageErrors naming the file, key (and element) and line.
+std::vector<GridAxis> apply_toml_config(const std::string& path, models::LatfConfig& config);
 
 }  // namespace latf::cli

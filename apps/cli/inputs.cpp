@@ -48,7 +48,8 @@ std::vector<Entry> read_manifest(const std::string& path) {
     const std::string where = "manifest " + path + " entry " + std::to_string(i);
     if (!item.is_object()) throw std::runtime_error(where + ": expected a JSON object");
     for (const auto& [key, value] : item.items())
-      if (key != "file" && key != "temperature" && key != "labels" && key != "weights" && key != "replica")
+      if (key != "file" && key != "temperature" && key != "labels" && key != "weights" && key != "replica" &&
+          key != "order_parameters")  // replica, order_parameters: informative only
         throw std::runtime_error(where + ": unknown key \"" + key + "\" (expected file, temperature, labels, weights)");
     if (!item.contains("file") || !item["file"].is_string())
       throw std::runtime_error(where + ": \"file\" must be a string");

@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   latf::cli::add_train_command(app);
   latf::cli::add_encode_command(app);
   latf::cli::add_sample_command(app);
+  latf::cli::add_evaluate_command(app);
+  latf::cli::add_demo_command(app);
+  latf::cli::add_plot_command(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -10,4 +10,20 @@ void write_encoded(const models::EncodedFrames& encoded, const std::string& pref
   data::write_npy(prefix + "labels.npy", encoded.labels, {static_cast<std::int64_t>(encoded.labels.size())});
 }
 
+nlohmann::ordered_json history_entry(const models::EpochRecord& r) {
+  const auto losses = [](const models::LossParts& l) {
+    return nlohmann::ordered_json{{"total", l.total}, {"reconstruction", l.reconstruction}, {"prior", l.prior}};
+  };
+  return {{"phase", models::phase_name(r.phase)},
+          {"epoch", r.epoch},
+          {"round", r.round},
+          {"learning_rate", r.learning_rate},
+          {"train", losses(r.train)},
+          {"validation", losses(r.validation)},
+          {"states", r.states},
+          {"populations", r.populations},
+          {"population_change", r.population_change},
+          {"seconds", r.seconds}};
+}
+
 }  // namespace latf::cli

@@ -1,6 +1,9 @@
 // `latf train`: both training phases on .npy trajectories; the run directory appears only when
-// everything in it has been written (apps/cli/README.md describes its content).
+// everything in it has been written (apps/cli/README.md describes its content). A --config with
+// list-valued keys runs one training per combination (apps/cli/grid_search.hpp).
+#include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -10,6 +13,7 @@
 #include "apps/cli/commands.hpp"
 #include "apps/cli/common.hpp"
 #include "apps/cli/config_options.hpp"
+#include "apps/cli/grid_search.hpp"
 #include "apps/cli/inputs.hpp"
 #include "apps/cli/outputs.hpp"
 #include "data/npy.hpp"
@@ -27,23 +31,6 @@ struct TrainOptions {
   ConfigFlags flags;
   bool quiet = false, overwrite = false;
 };
-
-nlohmann::ordered_json losses_json(const models::LossParts& l) {
-  return {{"total", l.total}, {"reconstruction", l.reconstruction}, {"prior", l.prior}};
-}
-
-nlohmann::ordered_json epoch_json(const models::EpochRecord& r) {
-  return {{"phase", models::phase_name(r.phase)},
-          {"epoch", r.epoch},
-          {"round", r.round},
-          {"learning_rate", r.learning_rate},
-          {"train", losses_json(r.train)},
-          {"validation", losses_json(r.validation)},
-          {"states", r.states},
-          {"populations", r.populations},
-          {"population_change", r.population_change},
-          {"seconds", r.seconds}};
-}
 
 void print_epoch(const models::EpochRecord& r) {
   std::printf("%-5s round %d epoch %4d  lr %.2e  loss %.5f (rec %.5f, prior %.4f)  val %.5f  states %d  pop",
@@ -66,60 +53,112 @@ Tensor representative_inputs(const models::LatfModel& model) {
   return pseudo;
 }
 
+// Dataset, both training phases and every output file of one run, written into `folder` (which
+// exists). Nothing escapes as an exception: the result says how the run ended, and one that
+// failed after an epoch leaves the last good checkpoint, history.json and config.json behind.
+RunResult train_once(const models::LatfConfig& config, const std::vector<models::Trajectory>& trajectories,
+                     const Device& device, const std::filesystem::path& folder, bool quiet) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto file = [&folder](const std::string& name) { return (folder / name).string(); };
+  RunResult result;
+  try {
+    std::vector<Tensor> raw;
+    for (const auto& t : trajectories) raw.push_back(t.frames);
+    models::DatasetOptions data_options;
+    data_options.lag = config.lag;
+    data_options.reference_temperature = config.reference_temperature;
+    data_options.validation_fraction = config.validation_fraction;
+    data_options.seed = config.seed;
+    data_options.initial_states = config.spib.initial_states;
+    models::Dataset dataset = models::Dataset::build(trajectories, data_options);
+    if (!quiet)
+      std::printf("data: %zu trajectories, %lld frames, %d descriptors, %d initial states, T_ref = %g, device %s\n",
+                  raw.size(), static_cast<long long>(dataset.frames()), dataset.descriptors(), dataset.states(),
+                  dataset.reference_temperature(), device.str().c_str());
+
+    const std::map<std::string, std::string> metadata = {{"created_by", "latf train"}};
+    models::Trainer trainer(config, dataset, device);
+    trainer.set_divergence_hook([&result] { result.diverged = true; });
+    nlohmann::ordered_json history = nlohmann::ordered_json::array();
+    try {
+      trainer.train([&](const models::EpochRecord& r) {
+        history.push_back(history_entry(r));
+        // The last good state, kept should a later epoch diverge.
+        models::save_checkpoint(file("model.latf"), trainer.model(), metadata);
+        result.partial = true;
+        result.train_loss = r.train.total;
+        result.validation_loss = r.validation.total;
+        result.states = r.states;
+        ++result.epochs;
+        if (!quiet) print_epoch(r);
+      });
+    } catch (const std::exception&) {
+      if (result.partial) {
+        write_json(file("history.json"), history);
+        write_json(file("config.json"), models::config_to_json(config));
+      }
+      throw;
+    }
+    result.partial = false;  // from here on a failure is an I/O error, not a partial run
+
+    models::save_checkpoint(file("model.latf"), trainer.model(), metadata);
+    write_json(file("config.json"), models::config_to_json(config));
+    write_json(file("history.json"), history);
+    for (std::size_t k = 0; k < raw.size(); ++k)
+      write_encoded(models::encode_frames(trainer.model(), raw[k]), file("traj_" + std::to_string(k) + "_"));
+    const std::vector<double> populations = dataset.train_populations();
+    data::write_npy(file("state_populations.npy"), populations, {static_cast<std::int64_t>(populations.size())});
+    data::write_npy(file("representative_inputs.npy"), representative_inputs(trainer.model()));
+    result.states = dataset.states();
+    result.ok = true;
+  } catch (...) {
+    result.error = std::current_exception();
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
 void run_train(const TrainOptions& o) {
-  const models::LatfConfig config = resolve_config(o.flags);
+  const ResolvedConfig resolved = resolve_config(o.flags);
+  const std::vector<GridPoint> points = expand_grid(resolved.grid);
+  // Every combination is checked before anything is created.
+  const std::vector<models::LatfConfig> configs = grid_configurations(resolved.config, resolved.grid, points);
   const std::vector<double> temperatures =
       o.temperatures.empty() ? std::vector<double>{} : parse_temperatures(o.temperatures, "--temperatures");
   const Device device = device_option(o.device);
   require_usable(device);
   StagedDirectory out(o.out, o.overwrite);  // before the data: an existing RUN_DIR fails at once
-  std::vector<models::Trajectory> trajectories = load_trajectories(o.data, temperatures);
-  std::vector<Tensor> raw;
-  for (const auto& t : trajectories) raw.push_back(t.frames);
-  models::DatasetOptions data_options;
-  data_options.lag = config.lag;
-  data_options.reference_temperature = config.reference_temperature;
-  data_options.validation_fraction = config.validation_fraction;
-  data_options.seed = config.seed;
-  data_options.initial_states = config.spib.initial_states;
-  models::Dataset dataset = models::Dataset::build(std::move(trajectories), data_options);
-  if (!o.quiet)
-    std::printf("data: %zu trajectories, %lld frames, %d descriptors, %d initial states, T_ref = %g, device %s\n",
-                raw.size(), static_cast<long long>(dataset.frames()), dataset.descriptors(), dataset.states(),
-                dataset.reference_temperature(), device.str().c_str());
+  const std::vector<models::Trajectory> trajectories = load_trajectories(o.data, temperatures);
 
-  const std::map<std::string, std::string> metadata = {{"created_by", "latf train"}};
-  models::Trainer trainer(config, dataset, device);
-  nlohmann::ordered_json history = nlohmann::ordered_json::array();
-  bool have_checkpoint = false;
-  try {
-    trainer.train([&](const models::EpochRecord& r) {
-      history.push_back(epoch_json(r));
-      // The last good state, for RUN_DIR.failed should a later epoch diverge.
-      models::save_checkpoint(out.file("model.latf"), trainer.model(), metadata);
-      have_checkpoint = true;
-      if (!o.quiet) print_epoch(r);
-    });
-  } catch (const std::exception& e) {
-    if (!have_checkpoint) throw;
-    std::filesystem::path failed = out.final_path();
-    failed += ".failed";
-    write_json(out.file("history.json"), history);
-    write_json(out.file("config.json"), config_to_json(config));
-    out.commit_as(failed);
-    throw std::runtime_error(std::string(e.what()) + " (last good checkpoint and history kept in " + failed.string() + ")");
+  if (!resolved.grid.empty()) {
+    const int failed = run_grid(
+        resolved.grid, points, configs, out,
+        [&](const models::LatfConfig& config, const std::filesystem::path& folder) {
+          return train_once(config, trajectories, device, folder, o.quiet);
+        },
+        o.quiet);
+    if (failed > 0)
+      throw std::runtime_error(std::to_string(failed) + " of " + std::to_string(points.size()) +
+                               " grid combinations failed (see " + (out.final_path() / "summary.tsv").string() + ")");
+    return;
   }
 
-  models::save_checkpoint(out.file("model.latf"), trainer.model(), metadata);
-  write_json(out.file("config.json"), config_to_json(config));
-  write_json(out.file("history.json"), history);
-  for (std::size_t k = 0; k < raw.size(); ++k)
-    write_encoded(models::encode_frames(trainer.model(), raw[k]), out.file("traj_" + std::to_string(k) + "_"));
-  const std::vector<double> populations = dataset.train_populations();
-  data::write_npy(out.file("state_populations.npy"), populations, {static_cast<std::int64_t>(populations.size())});
-  data::write_npy(out.file("representative_inputs.npy"), representative_inputs(trainer.model()));
+  // The staging directory itself is the run's folder.
+  const RunResult result = train_once(resolved.config, trajectories, device, out.file(""), o.quiet);
+  if (!result.ok) {
+    if (!result.partial) std::rethrow_exception(result.error);
+    std::filesystem::path failed = out.final_path();
+    failed += ".failed";
+    out.commit_as(failed);
+    try {
+      std::rethrow_exception(result.error);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string(e.what()) + " (last good checkpoint and history kept in " +
+                               failed.string() + ")");
+    }
+  }
   out.commit();
-  if (!o.quiet) std::printf("wrote %s (%d states)\n", out.final_path().c_str(), dataset.states());
+  if (!o.quiet) std::printf("wrote %s (%d states)\n", out.final_path().c_str(), result.states);
 }
 
 }  // namespace
