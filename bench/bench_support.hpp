@@ -21,6 +21,10 @@ namespace latf::bench {
 //     cost nothing, and queued CUDA launches overlap as they do in training;
 //  3. groups repeat until `budget_seconds` of timed work and at least 3 groups;
 //  4. the result is the median over groups of (group time / k): robust to a noisy neighbour.
+// main() of a benchmark executable: `run(argc, argv)`, with any exception printed as
+// "<program>: <message>" and exit code 1.
+int guarded_main(const char* program, int (*run)(int, char**), int argc, char** argv);
+
 struct Timing {
   double seconds_per_call = 0;
   std::int64_t calls = 0;

@@ -150,71 +150,70 @@ double cpu_seconds() {
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
-class EpochRunner {
- public:
-  EpochRunner(const Options& o, const Frames& frames)
-      : o_(o), total_(frames.count()), source_(pair_source(frames, Device::cpu())),
-        model_(models::LatfModel::create(o.config, frames.descriptors(), frames.states, {}, 1.0, Device::cpu())) {}
+// What both runners share: the model and its optimisers on one device, the timed epochs, and
+// each step's batch, noise, loss and update exactly as models::Trainer::run_epoch does them.
+class RunnerBase {
+ protected:
+  RunnerBase(const Options& o, const Frames& frames, const Device& device)
+      : o_(o), device_(device), total_(frames.count()), source_(pair_source(frames, device)),
+        model_(models::LatfModel::create(o.config, frames.descriptors(), frames.states, {}, 1.0, device)) {}
 
-  PhaseResult run(models::Phase phase, bool check_finite) {
+  // o.epochs calls of `epoch(steps)`, each timed; `label` follows "engine <phase> epoch" in the log.
+  template <class Epoch>
+  PhaseResult timed_epochs(models::Phase phase, bool check_finite, const std::string& label, Epoch epoch) {
     PhaseResult result{models::phase_name(phase), check_finite, {}, {}, {}, 0};
     spib_adam_ = std::make_unique<autodiff::Adam>(model_.spib->parameters());
     flow_adam_.reset();
     if (phase == models::Phase::Joint) flow_adam_ = std::make_unique<autodiff::Adam>(model_.flow->parameters());
     for (int e = 0; e < o_.epochs; ++e) {
+      synchronize(device_);
       const auto start = std::chrono::steady_clock::now();
       const double cpu_start = cpu_seconds();
-      result.last = epoch(phase, check_finite, result.steps);
+      result.last = epoch(result.steps);  // ends with a read of the losses, so a GPU is done
       result.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       result.cpu_seconds.push_back(cpu_seconds() - cpu_start);
-      std::printf("engine %s epoch (check %s): %.3f s, cpu %.3f s (loss %.4f)\n", result.phase.c_str(),
-                  check_finite ? "on" : "off", result.seconds.back(), result.cpu_seconds.back(), result.last.total);
+      std::printf("engine %s epoch %s: %.3f s, cpu %.3f s (loss %.4f)\n", result.phase.c_str(), label.c_str(),
+                  result.seconds.back(), result.cpu_seconds.back(), result.last.total);
       std::fflush(stdout);
     }
     return result;
   }
 
- private:
-  models::LossParts epoch(models::Phase phase, bool check_finite, std::int64_t& steps) {
-    const std::int64_t total = total_;
-    const int d = o_.config.spib.latent_dim;
-    const double lr = (phase == models::Phase::Spib ? o_.config.spib_phase : o_.config.joint_phase).learning_rate;
-    kernels::Indices order = kernels::Indices::empty(total);
+  double learning_rate(models::Phase phase) const {
+    return (phase == models::Phase::Spib ? o_.config.spib_phase : o_.config.joint_phase).learning_rate;
+  }
+
+  kernels::Indices epoch_order() {
+    kernels::Indices order = kernels::Indices::empty(total_, device_);
     kernels::permutation(order, o_.config.seed, 10'000 + epochs_done_++);
-    autodiff::Tape tape;
-    tape.set_check_finite(check_finite);
-    kernels::PairBatch batch;
-    models::LossParts sum;
-    steps = 0;
-    for (std::int64_t start = 0; start < total; start += o_.batch, ++steps) {
-      const std::int64_t count = std::min<std::int64_t>(o_.batch, total - start);
-      kernels::resize_pair_batch(source_, count, batch);
-      kernels::gather_pairs(source_, order, start, batch);
-      tape.clear();
-      model_.spib->parameters().zero_grad();
-      if (flow_adam_) model_.flow->parameters().zero_grad();
-      Tensor noise = Tensor::empty({count, d});
-      fill_normal(noise, o_.config.seed, noise_stream_++);
-      const models::BatchVars vars{tape.constant(batch.inputs), tape.constant(batch.targets),
-                                   tape.constant(batch.weights), tape.constant(batch.inverse_temperature),
-                                   tape.constant(noise)};
-      const models::LossVars loss =
-          models::latf_loss(tape, *model_.spib, *model_.flow, phase, vars, o_.config.spib.beta, o_.config.flow.tau);
-      const double value = tape.value(loss.total).item();
-      LATF_REQUIRE(std::isfinite(value), "loss diverged at step ", steps);
-      tape.backward(loss.total);
-      spib_adam_->step(static_cast<float>(lr));
-      if (flow_adam_) flow_adam_->step(static_cast<float>(lr));
-      // The trainer reads all three parts back every step.
-      const double share = static_cast<double>(count) / total;
-      sum.total += share * value;
-      sum.reconstruction += share * tape.value(loss.reconstruction).item();
-      sum.prior += share * tape.value(loss.prior).item();
-    }
-    return sum;
+    return order;
+  }
+
+  // Frames [start, start + count) of `order` gathered into `batch`, the tape and the gradients
+  // cleared, fresh noise drawn: the step's loss recorded on `tape`.
+  models::LossVars record_step(autodiff::Tape& tape, models::Phase phase, const kernels::Indices& order,
+                               std::int64_t start, std::int64_t count, kernels::PairBatch& batch) {
+    kernels::resize_pair_batch(source_, count, batch);
+    kernels::gather_pairs(source_, order, start, batch);
+    tape.clear();
+    model_.spib->parameters().zero_grad();
+    if (flow_adam_) model_.flow->parameters().zero_grad();
+    Tensor noise = Tensor::empty({count, o_.config.spib.latent_dim}, device_);
+    fill_normal(noise, o_.config.seed, noise_stream_++);
+    const models::BatchVars vars{tape.constant(batch.inputs), tape.constant(batch.targets),
+                                 tape.constant(batch.weights), tape.constant(batch.inverse_temperature),
+                                 tape.constant(noise)};
+    return models::latf_loss(tape, *model_.spib, *model_.flow, phase, vars, o_.config.spib.beta, o_.config.flow.tau);
+  }
+
+  void update(autodiff::Tape& tape, const models::LossVars& loss, double lr) {
+    tape.backward(loss.total);
+    spib_adam_->step(static_cast<float>(lr));
+    if (flow_adam_) flow_adam_->step(static_cast<float>(lr));
   }
 
   const Options& o_;
+  Device device_;
   std::int64_t total_;
   kernels::PairSource source_;
   models::LatfModel model_;
@@ -223,90 +222,76 @@ class EpochRunner {
   std::uint64_t epochs_done_ = 0;
 };
 
+// ---- the CPU epoch, the tape's NaN/Inf check on or off ----
+class EpochRunner : RunnerBase {
+ public:
+  EpochRunner(const Options& o, const Frames& frames) : RunnerBase(o, frames, Device::cpu()) {}
+
+  PhaseResult run(models::Phase phase, bool check_finite) {
+    return timed_epochs(phase, check_finite, check_finite ? "(check on)" : "(check off)",
+                        [&](std::int64_t& steps) { return epoch(phase, check_finite, steps); });
+  }
+
+ private:
+  models::LossParts epoch(models::Phase phase, bool check_finite, std::int64_t& steps) {
+    const double lr = learning_rate(phase);
+    const kernels::Indices order = epoch_order();
+    autodiff::Tape tape;
+    tape.set_check_finite(check_finite);
+    kernels::PairBatch batch;
+    models::LossParts sum;
+    steps = 0;
+    for (std::int64_t start = 0; start < total_; start += o_.batch, ++steps) {
+      const std::int64_t count = std::min<std::int64_t>(o_.batch, total_ - start);
+      const models::LossVars loss = record_step(tape, phase, order, start, count, batch);
+      const double value = tape.value(loss.total).item();
+      LATF_REQUIRE(std::isfinite(value), "loss diverged at step ", steps);
+      update(tape, loss, lr);
+      // The trainer reads all three parts back every step.
+      const double share = static_cast<double>(count) / total_;
+      sum.total += share * value;
+      sum.reconstruction += share * tape.value(loss.reconstruction).item();
+      sum.prior += share * tape.value(loss.prior).item();
+    }
+    return sum;
+  }
+};
+
 // ---- --device cuda: the trainer's device-resident epoch (models::Trainer::run_epoch on a GPU) ----
 // The frames live on the device; each epoch permutes there (kernels::permutation), each batch is
 // gathered there (kernels::gather_pairs), the losses are summed there and read once per epoch.
-class DeviceEpochRunner {
+class DeviceEpochRunner : RunnerBase {
  public:
-  DeviceEpochRunner(const Options& o, const Frames& frames)
-      : o_(o), steps_total_(frames.count()),
-        model_(models::LatfModel::create(o.config, frames.descriptors(), frames.states, {}, 1.0, o.device)) {
-    const Shape per_frame{frames.count()};
-    std::vector<std::int64_t> identity(static_cast<std::size_t>(frames.count()));
-    for (std::size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<std::int64_t>(i);
-    source_ = kernels::PairSource{frames.inputs.to(o.device), kernels::Indices::from_vector(frames.labels, o.device),
-                                  Tensor::from_vector(frames.weights, per_frame, o.device),
-                                  Tensor::from_vector(frames.inverse_temperature, per_frame, o.device),
-                                  kernels::Indices::from_vector(identity, o.device), 0, frames.states};
-  }
+  DeviceEpochRunner(const Options& o, const Frames& frames) : RunnerBase(o, frames, o.device) {}
 
   PhaseResult run(models::Phase phase) {
-    PhaseResult result{models::phase_name(phase), false, {}, {}, {}, 0};
-    spib_adam_ = std::make_unique<autodiff::Adam>(model_.spib->parameters());
-    flow_adam_.reset();
-    if (phase == models::Phase::Joint) flow_adam_ = std::make_unique<autodiff::Adam>(model_.flow->parameters());
-    for (int e = 0; e < o_.epochs; ++e) {
-      synchronize(o_.device);
-      const auto start = std::chrono::steady_clock::now();
-      const double cpu_start = cpu_seconds();
-      result.last = epoch(phase, result.steps);  // ends with the epoch's one read, so the GPU is done
-      result.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      result.cpu_seconds.push_back(cpu_seconds() - cpu_start);
-      std::printf("engine %s epoch on %s: %.3f s, cpu %.3f s (loss %.4f)\n", result.phase.c_str(),
-                  o_.device.str().c_str(), result.seconds.back(), result.cpu_seconds.back(), result.last.total);
-      std::fflush(stdout);
-    }
-    return result;
+    return timed_epochs(phase, false, "on " + device_.str(), [&](std::int64_t& steps) { return epoch(phase, steps); });
   }
 
  private:
   models::LossParts epoch(models::Phase phase, std::int64_t& steps) {
-    const std::int64_t total = steps_total_;
-    const int d = o_.config.spib.latent_dim;
-    const double lr = (phase == models::Phase::Spib ? o_.config.spib_phase : o_.config.joint_phase).learning_rate;
-    kernels::Indices order = kernels::Indices::empty(total, o_.device);
-    kernels::permutation(order, o_.config.seed, 10'000 + epochs_done_++);
-    Tensor sums = Tensor::zeros({3}, o_.device);
+    const double lr = learning_rate(phase);
+    const kernels::Indices order = epoch_order();
+    Tensor sums = Tensor::zeros({3}, device_);
     autodiff::Tape tape;
     tape.set_check_finite(false);
     kernels::PairBatch batch;
     steps = 0;
-    for (std::int64_t start = 0; start < total; start += o_.batch, ++steps) {
-      const std::int64_t count = std::min<std::int64_t>(o_.batch, total - start);
-      kernels::resize_pair_batch(source_, count, batch);
-      kernels::gather_pairs(source_, order, start, batch);
-      tape.clear();
-      model_.spib->parameters().zero_grad();
-      if (flow_adam_) model_.flow->parameters().zero_grad();
-      Tensor noise = Tensor::empty({count, d}, o_.device);
-      fill_normal(noise, o_.config.seed, noise_stream_++);
-      const models::BatchVars vars{tape.constant(batch.inputs), tape.constant(batch.targets),
-                                   tape.constant(batch.weights), tape.constant(batch.inverse_temperature),
-                                   tape.constant(noise)};
-      const models::LossVars loss =
-          models::latf_loss(tape, *model_.spib, *model_.flow, phase, vars, o_.config.spib.beta, o_.config.flow.tau);
-      const double share = static_cast<double>(count) / total;
+    for (std::int64_t start = 0; start < total_; start += o_.batch, ++steps) {
+      const std::int64_t count = std::min<std::int64_t>(o_.batch, total_ - start);
+      const models::LossVars loss = record_step(tape, phase, order, start, count, batch);
+      const double share = static_cast<double>(count) / total_;
       const autodiff::Var parts[3] = {loss.total, loss.reconstruction, loss.prior};
       for (int i = 0; i < 3; ++i) {
         Tensor slot = sums.view(i, {1});
         kernels::accumulate_scaled(share, tape.value(parts[i]).reshape({1}), slot);
       }
-      tape.backward(loss.total);
-      spib_adam_->step(static_cast<float>(lr));
-      if (flow_adam_) flow_adam_->step(static_cast<float>(lr));
+      update(tape, loss, lr);
     }
     const std::vector<float> read = sums.to_vector();
     LATF_REQUIRE(std::isfinite(read[0]), "loss diverged in this epoch");
     return models::LossParts{read[0], read[1], read[2]};
   }
-
-  const Options& o_;
-  std::int64_t steps_total_;
-  models::LatfModel model_;
-  kernels::PairSource source_;
-  std::unique_ptr<autodiff::Adam> spib_adam_, flow_adam_;
-  std::uint64_t noise_stream_ = 1u << 20;
-  std::uint64_t epochs_done_ = 0;
 };
 
 double median(std::vector<double> v) {
@@ -368,11 +353,4 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace latf::bench
 
-int main(int argc, char** argv) {
-  try {
-    return latf::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "latf_epoch_bench: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return latf::bench::guarded_main("latf_epoch_bench", latf::bench::run, argc, argv); }

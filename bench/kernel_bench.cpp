@@ -228,10 +228,6 @@ int run(const Options& o) {
 }  // namespace latf::bench
 
 int main(int argc, char** argv) {
-  try {
-    return latf::bench::run(latf::bench::parse(argc, argv));
-  } catch (const std::exception& e) {
-    std::cerr << "latf_bench: " << e.what() << "\n";
-    return 1;
-  }
+  return latf::bench::guarded_main(
+      "latf_bench", [](int c, char** v) { return latf::bench::run(latf::bench::parse(c, v)); }, argc, argv);
 }

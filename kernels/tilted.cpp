@@ -12,6 +12,8 @@ void tilted_log_density_backward_cuda(const Tensor& z, const Tensor& inverse_tem
 // Returns the number of rows whose radius sampler gave up (0 unless there is a bug).
 std::int64_t tilted_sample_cuda(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed,
                                 std::uint64_t stream);
+void tilted_sample_rows_cuda(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed,
+                             std::uint64_t stream, std::uint64_t first_row, Tensor& failed);
 #endif
 
 namespace {
@@ -64,13 +66,15 @@ void backward_cpu(const Tensor& z, const Tensor& b, T tau, const Tensor& dout, T
 }
 
 template <class T>
-std::int64_t sample_cpu(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed, std::uint64_t stream) {
+std::int64_t sample_cpu(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed, std::uint64_t stream,
+                        std::uint64_t first_row = 0) {
   const std::int64_t n = z.dim(0);
   const int d = static_cast<int>(z.dim(1));
   T* zs = z.data<T>();
   std::int64_t failed = 0;
   for (std::int64_t i = 0; i < n; ++i)
-    if (!tilted::sample_row(zs + i * d, d, tau, reduced_temperature, seed, stream, static_cast<std::uint64_t>(i)))
+    if (!tilted::sample_row(zs + i * d, d, tau, reduced_temperature, seed, stream,
+                            first_row + static_cast<std::uint64_t>(i)))
       ++failed;
   return failed;
 }
@@ -130,17 +134,47 @@ void tilted_log_density_backward(const Tensor& z, const Tensor& inverse_temperat
   });
 }
 
-void tilted_sample(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed, std::uint64_t stream) {
+namespace {
+
+void check_sample_output(const Tensor& z, double tau, double reduced_temperature, std::uint64_t first_row) {
   require_defined(z, "tilted_sample output z");
   LATF_REQUIRE(z.rank() == 2 && z.dim(1) >= 1, "tilted_sample output z: expected rank 2 [N, d] with d >= 1, got shape ",
                z.shape().str());
   // Row ids occupy the high 32 bits of the Philox counter (tilted::row_words).
-  LATF_REQUIRE(z.dim(0) < (std::int64_t{1} << 32), "tilted_sample output z: expected fewer than 2^32 rows, got ",
-               z.dim(0));
+  LATF_REQUIRE(first_row <= (std::uint64_t{1} << 32) &&
+                   static_cast<std::uint64_t>(z.dim(0)) <= (std::uint64_t{1} << 32) - first_row,
+               "tilted_sample output z: expected first row + rows <= 2^32, got ", first_row, " + ", z.dim(0));
   check_prior_parameters("tilted_sample", tau, static_cast<int>(z.dim(1)), reduced_temperature);
   const double m = tau * reduced_temperature;
   LATF_REQUIRE(std::isfinite(m * m + 4.0 * z.dim(1) * reduced_temperature),
                "tilted_sample: tau = ", tau, " and T' = ", reduced_temperature, " put the radius out of double range");
+}
+
+}  // namespace
+
+void tilted_sample_rows(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed, std::uint64_t stream,
+                        std::uint64_t first_row, Tensor& failed) {
+  check_sample_output(z, tau, reduced_temperature, first_row);
+  require_shape(failed, {1}, "tilted_sample failed-row counter");
+  require_same_device(z, failed, "tilted_sample output z", "tilted_sample failed-row counter");
+  LATF_REQUIRE(failed.dtype() == DType::Float32, "tilted_sample failed-row counter: expected dtype float32, got ",
+               dtype_name(failed.dtype()));
+  if (z.device().is_cuda()) {
+#if LATF_WITH_CUDA
+    tilted_sample_rows_cuda(z, tau, reduced_temperature, seed, stream, first_row, failed);
+#else
+    no_cuda_backend("tilted_sample_rows");
+#endif
+    return;
+  }
+  dispatch_cpu_dtype(z, [&](auto zero) {
+    using T = decltype(zero);
+    failed.data<float>()[0] += static_cast<float>(sample_cpu<T>(z, tau, reduced_temperature, seed, stream, first_row));
+  });
+}
+
+void tilted_sample(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed, std::uint64_t stream) {
+  check_sample_output(z, tau, reduced_temperature, 0);
   std::int64_t failed = 0;
   if (z.device().is_cuda()) {
 #if LATF_WITH_CUDA

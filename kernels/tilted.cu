@@ -24,10 +24,12 @@ __global__ void tilted_backward_kernel(const float* z, const float* b, float tau
 
 // failed[0] counts rows whose sampler gave up; it is a float because device tensors are float32.
 __global__ void tilted_sample_kernel(float* z, std::int64_t n, int d, double tau, double reduced_temperature,
-                                     std::uint64_t seed, std::uint64_t stream, float* failed) {
+                                     std::uint64_t seed, std::uint64_t stream, std::uint64_t first_row,
+                                     float* failed) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x)
-    if (!tilted::sample_row(z + i * d, d, tau, reduced_temperature, seed, stream, static_cast<std::uint64_t>(i)))
+    if (!tilted::sample_row(z + i * d, d, tau, reduced_temperature, seed, stream,
+                            first_row + static_cast<std::uint64_t>(i)))
       atomicAdd(failed, 1.f);
 }
 
@@ -61,10 +63,20 @@ std::int64_t tilted_sample_cuda(Tensor& z, double tau, double reduced_temperatur
   const int d = static_cast<int>(z.dim(1));
   Tensor failed = Tensor::zeros({1}, z.device());
   tilted_sample_kernel<<<cuda::grid_for(n), cuda::kBlock, 0, cuda::current_stream(z.device().index)>>>(
-      z.data<float>(), n, d, tau, reduced_temperature, seed, stream, failed.data<float>());
+      z.data<float>(), n, d, tau, reduced_temperature, seed, stream, 0, failed.data<float>());
   LATF_CUDA_CHECK_LAUNCH();
   // The copy back is ordered after the kernel on the device's stream.
   return static_cast<std::int64_t>(failed.item());
+}
+
+void tilted_sample_rows_cuda(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed,
+                             std::uint64_t stream, std::uint64_t first_row, Tensor& failed) {
+  const std::int64_t n = z.dim(0);
+  if (n == 0) return;
+  const int d = static_cast<int>(z.dim(1));
+  tilted_sample_kernel<<<cuda::grid_for(n), cuda::kBlock, 0, cuda::current_stream(z.device().index)>>>(
+      z.data<float>(), n, d, tau, reduced_temperature, seed, stream, first_row, failed.data<float>());
+  LATF_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace latf::kernels

@@ -33,4 +33,11 @@ void tilted_log_density_backward(const Tensor& z, const Tensor& inverse_temperat
 // larger N extends a smaller one. Throws BackendError if a row exhausted its proposals (a bug).
 void tilted_sample(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed, std::uint64_t stream);
 
+// One batch of a longer stream: z's row r holds row first_row + r of (seed, stream), so batches
+// of any size concatenate to the same samples (first_row + N ≤ 2³²). Rows whose sampler gave up
+// are added to failed [1] (float32, z's device) instead of thrown: a loop of batches on a GPU
+// then reads the device once, at its end.
+void tilted_sample_rows(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed, std::uint64_t stream,
+                        std::uint64_t first_row, Tensor& failed);
+
 }  // namespace latf::kernels

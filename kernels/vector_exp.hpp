@@ -4,9 +4,10 @@
 // of their time in exactly such calls (one per row and component). Host only; the CUDA kernels use
 // the hardware expf.
 //
-// Accuracy: within 2 ulp of the correctly rounded value for normal results. Results below the
-// smallest normal float (x < −87) are flushed to 0 (libm returns a subnormal ≤ 1.7e-38 there,
-// which is below the rounding of any sum it takes part in). NaN stays NaN, −∞ gives 0.
+// Accuracy: within 2 ulp of the correctly rounded value for x ≥ −87. Every x < −87 gives 0: that
+// is the subnormal range plus a sliver of normal results (e^x in 1.18e-38 … 1.66e-38 for
+// x ∈ (−87.34, −87)), all below the rounding of any sum they take part in. NaN stays NaN, −∞ gives 0.
+// Not exactly monotonic: adjacent inputs may rise by 1 ulp (tests/test_vector_exp.cpp).
 #include <bit>
 #include <cstdint>
 

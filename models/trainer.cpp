@@ -31,7 +31,7 @@ void Trainer::reset_optimizers(Phase phase) {
     flow_adam_ = std::make_unique<autodiff::Adam>(model_.flow->parameters());
 }
 
-LossParts Trainer::run_epoch(Phase phase, Split split, bool training, int epoch, double learning_rate) {
+LossParts Trainer::run_epoch(Phase phase, Split split, bool training, int round, int epoch, double learning_rate) {
   const PhaseConfig& pc = phase == Phase::Spib ? config_.spib_phase : config_.joint_phase;
   const double beta = config_.spib.beta;
   const int d = config_.spib.latent_dim;
@@ -52,6 +52,13 @@ LossParts Trainer::run_epoch(Phase phase, Split split, bool training, int epoch,
   tape.set_grad_enabled(training);
   Batch batch;
   LossParts sum;
+  const bool report_steps = training && on_step_;
+  StepProgress progress;
+  progress.phase = phase;
+  progress.round = round;
+  progress.epoch = epoch;
+  progress.steps_in_epoch = (total + pc.batch_size - 1) / pc.batch_size;
+  const auto epoch_start = report_steps ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   const auto diverged = [&](std::int64_t step, const std::string& what) {  // step < 0: not known
     roll_back();
     if (on_divergence_) on_divergence_();  // e.g. make sure the last good checkpoint is on disk
@@ -98,6 +105,11 @@ LossParts Trainer::run_epoch(Phase phase, Split split, bool training, int epoch,
       tape.backward(parts.total);
       spib_adam_->step(static_cast<float>(learning_rate));
       if (flow_adam_) flow_adam_->step(static_cast<float>(learning_rate));
+    }
+    if (report_steps) {
+      progress.step = step + 1;
+      progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+      on_step_(progress);
     }
   }
   if (!read_each_step) {
@@ -193,9 +205,9 @@ void Trainer::train_phase(Phase phase, const EpochCallback& on_epoch) {
     record.epoch = epoch;
     record.round = round;
     record.learning_rate = pc.learning_rate * std::pow(pc.lr_decay, since_refinement);
-    record.train = run_epoch(phase, Split::Train, true, epoch, record.learning_rate);
+    record.train = run_epoch(phase, Split::Train, true, round, epoch, record.learning_rate);
     if (dataset_.pairs(Split::Validation) > 0)
-      record.validation = run_epoch(phase, Split::Validation, false, epoch, record.learning_rate);
+      record.validation = run_epoch(phase, Split::Validation, false, round, epoch, record.learning_rate);
     record.states = dataset_.states();
     record.populations = dataset_.train_populations();
     if (record.populations.size() == previous_population.size())

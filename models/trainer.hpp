@@ -3,6 +3,7 @@
 // refinements) and then the joint phase (flow on under the tilted prior, fresh optimizer).
 // Unlike the reference, the optimizer is rebuilt whenever the decoder's output layer shrinks,
 // so every live parameter keeps training.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,9 +35,20 @@ struct EpochRecord {
   double seconds = 0;                // wall time of the epoch
 };
 
+// Where a training epoch stands after one of its steps (a progress display's input). Counters and
+// host time only: reporting a loss here would cost a GPU epoch a host synchronisation per step.
+struct StepProgress {
+  Phase phase = Phase::Spib;
+  int round = 0, epoch = 0;
+  std::int64_t step = 0;            // steps done in this epoch, 1 .. steps_in_epoch
+  std::int64_t steps_in_epoch = 0;  // training steps (batches) of the epoch; validation not counted
+  double seconds = 0;               // host time since the epoch's first step began
+};
+
 class Trainer {
  public:
   using EpochCallback = std::function<void(const EpochRecord&)>;
+  using StepCallback = std::function<void(const StepProgress&)>;
 
   Trainer(const LatfConfig& config, Dataset& dataset, const Device& device);
 
@@ -49,6 +61,10 @@ class Trainer {
   // Called just before a divergence error is thrown, so that the caller can make sure its last
   // good checkpoint (written at the end of an earlier epoch) is on disk and flagged as such.
   void set_divergence_hook(std::function<void()> hook) { on_divergence_ = std::move(hook); }
+
+  // Called after every training step (not validation). On a GPU the step may still be queued:
+  // the time is when the host finished queueing it. Unset: no clock is read.
+  void set_step_callback(StepCallback on_step) { on_step_ = std::move(on_step); }
 
   // Per-step checks (the CPU default): the tape's NaN/Inf check mode and a read of every step's
   // losses, so a divergence names its step. Off (the GPU default): an epoch queues its steps
@@ -71,7 +87,7 @@ class Trainer {
   const LatfConfig& config() const { return config_; }
 
  private:
-  LossParts run_epoch(Phase phase, Split split, bool training, int epoch, double learning_rate);
+  LossParts run_epoch(Phase phase, Split split, bool training, int round, int epoch, double learning_rate);
   void reset_optimizers(Phase phase);
   void remember_good_state();
   void roll_back();
@@ -83,6 +99,7 @@ class Trainer {
   std::unique_ptr<autodiff::Adam> spib_adam_, flow_adam_;
   std::vector<EpochRecord> history_;
   std::function<void()> on_divergence_;
+  StepCallback on_step_;
   Tensor good_spib_, good_flow_;  // flat parameter values at the start of the running epoch
   bool step_checks_ = true;
   std::uint64_t noise_stream_ = 1u << 20;  // every batch draws fresh reparameterisation noise

@@ -1,87 +1,37 @@
 // The `latf` executable run as a subprocess: the whole pipeline on tiny data, --help of every
 // subcommand, and bad inputs (clear message naming the input, non-zero exit, no output left).
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
 #include "data/npy.hpp"
 #include "models/checkpoint.hpp"
+#include "tests/cli_support.hpp"
 #include "tests/support.hpp"
-
-#ifndef LATF_CLI_BINARY
-#define LATF_CLI_BINARY ""  // latf not built here (no CLI11): every test skips
-#endif
+#include "tests/temp_dir.hpp"
 
 namespace latf {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string quoted(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using testing::CliResult;
+using testing::slurp;
 
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::string(LATF_CLI_BINARY).empty()) GTEST_SKIP() << "the latf executable is not built (CLI11 missing)";
-    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::replace(test.begin(), test.end(), '/', '_');  // parameterized names hold a '/'
-    dir_ = fs::temp_directory_path() / ("latf_cli_" + std::to_string(::getpid()) + "_" + test);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
+    LATF_SKIP_WITHOUT_CLI();
+    dir_ = std::make_unique<testing::TempDir>("latf_cli");
   }
 
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  Result latf(const std::vector<std::string>& args) const {
-    std::string command = quoted(LATF_CLI_BINARY);
-    for (const auto& a : args) command += " " + quoted(a);
-    const fs::path out = dir_ / ".stdout", err = dir_ / ".stderr";
-    command += " > " + quoted(out.string()) + " 2> " + quoted(err.string());
-    const int status = std::system(command.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
-  }
-
+  std::string path(const std::string& name) const { return dir_->file(name); }
+  CliResult latf(const std::vector<std::string>& args) const { return testing::run_latf(args, dir_->path()); }
   // Nothing named `name` or `name.tmp-*` exists in the test directory.
-  void expect_no_output(const std::string& name) const {
-    for (const auto& entry : fs::directory_iterator(dir_)) {
-      const std::string file = entry.path().filename().string();
-      EXPECT_NE(file.rfind(name, 0), 0u) << "left behind: " << file;
-    }
-  }
+  void expect_no_output(const std::string& name) const { testing::expect_no_output(dir_->path(), name); }
 
-  fs::path dir_;
+  std::unique_ptr<testing::TempDir> dir_;
 };
 
 data::NpyArray read(const std::string& file) { return data::read_npy(file); }
@@ -96,7 +46,7 @@ void expect_shape(const std::string& file, data::NpyType type, std::vector<std::
 
 TEST_F(CliTest, SimulateTrainEncodeSampleEndToEnd) {
   const std::string sim = path("sim"), run = path("run"), enc = path("enc"), smp = path("smp");
-  Result r = latf({"simulate", "three-hole", "--temperatures", "0.7,1.5", "--frames", "300", "--replicas", "2",
+  CliResult r = latf({"simulate", "three-hole", "--temperatures", "0.7,1.5", "--frames", "300", "--replicas", "2",
                    "--seed", "3", "--equilibration-steps", "100", "--out", sim});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto manifest = nlohmann::json::parse(slurp(sim + "/manifest.json"));
@@ -170,7 +120,7 @@ TEST_F(CliTest, DivergenceKeepsTheLastGoodCheckpointInRunDirFailed) {
   data::write_npy(path("frames.npy"), testing::random_tensor({200, 2}, 5));
   const std::string run = path("run");
   // An absurd joint-phase learning rate: the SPIB phase completes, the first joint step blows up.
-  const Result r = latf({"train", "--data", path("frames.npy"), "--temperatures", "1", "--out", run, "--device", "cpu",
+  const CliResult r = latf({"train", "--data", path("frames.npy"), "--temperatures", "1", "--out", run, "--device", "cpu",
                          "--lag", "2", "--initial-states", "4", "--spib-refinements", "0", "--spib-max-epochs", "2",
                          "--flow-layers", "2", "--joint-learning-rate", "1e30", "--quiet"});
   EXPECT_EQ(r.code, 1);
@@ -195,7 +145,7 @@ TEST_F(CliTest, ManifestLabelsAndWeightsAreUsed) {
   data::write_npy(path("weights.npy"), std::vector<double>(n, 0.5), {n});
   std::ofstream(path("m.json")) << R"([{"file": "frames.npy", "temperature": 2, "labels": "labels.npy", "weights": "weights.npy"}])";
   const std::string run = path("run");
-  const Result r = latf({"train", "--data", path("m.json"), "--out", run, "--device", "cpu", "--lag", "2",
+  const CliResult r = latf({"train", "--data", path("m.json"), "--out", run, "--device", "cpu", "--lag", "2",
                          "--spib-refinements", "0", "--spib-max-epochs", "1", "--joint-max-epochs", "1",
                          "--joint-refinements", "0", "--flow-layers", "2", "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -209,11 +159,11 @@ TEST_F(CliTest, ManifestLabelsAndWeightsAreUsed) {
 TEST_F(CliTest, HelpOfEverySubcommandExitsZero) {
   for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
            {"--help"}, {"simulate", "three-hole", "--help"}, {"train", "--help"}, {"encode", "--help"}, {"sample", "--help"}}) {
-    const Result r = latf(command);
+    const CliResult r = latf(command);
     EXPECT_EQ(r.code, 0) << command[0] << ": " << r.err;
     EXPECT_NE(r.out.find(command.size() == 1 ? "train" : "--"), std::string::npos) << command[0] << ": " << r.out;
   }
-  const Result train = latf({"train", "--help"});
+  const CliResult train = latf({"train", "--help"});
   for (const char* flag : {"--lag", "--beta", "--tau", "--flow-layers", "--spib-batch-size", "--spib-refinements",
                            "--joint-patience", "--quiet", "--device"})
     EXPECT_NE(train.out.find(flag), std::string::npos) << flag;
@@ -242,15 +192,8 @@ TEST_P(CliBadInputTest, FailsNamingTheInputAndWritesNothing) {
   fs::create_directories(path("existing"));
   std::ofstream(path("existing/keep.txt")) << "keep";
 
-  std::vector<std::string> args;
-  for (std::string a : GetParam().args) {
-    if (const auto at = a.find('@'); at != std::string::npos) a.replace(at, 1, dir_.string());
-    args.push_back(a);
-  }
-  const Result r = latf(args);
-  EXPECT_EQ(r.code, GetParam().code) << r.err;
-  EXPECT_NE(r.err.find(GetParam().named), std::string::npos) << "stderr: " << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "expected a one-line error, got: " << r.err;
+  const CliResult r = latf(testing::in_test_dir(GetParam().args, dir_->path()));
+  testing::expect_one_line_error(r, GetParam().code, GetParam().named);
   expect_no_output("out");
   EXPECT_EQ(slurp(path("existing/keep.txt")), "keep");
 }

@@ -1,59 +1,28 @@
 // `latf demo --quick` end to end and `latf plot` on its run directory (the built `latf` run as a
 // subprocess). Plot checks skip only where no Python with matplotlib exists.
-#include <sys/wait.h>
-
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "tests/cli_support.hpp"
 #include "tests/support.hpp"
 #include "tests/temp_dir.hpp"
-
-#ifndef LATF_CLI_BINARY
-#define LATF_CLI_BINARY ""  // latf not built here (no CLI11): every test skips
-#endif
 
 namespace latf {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string quoted(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using testing::CliResult;
+using testing::slurp;
 
 // `env` is prepended to the command line (e.g. "LATF_PYTHON=/nonexistent").
-Result latf(const testing::TempDir& dir, const std::vector<std::string>& args, const std::string& env = "") {
-  std::string command = env + (env.empty() ? "" : " ") + quoted(LATF_CLI_BINARY);
-  for (const auto& a : args) command += " " + quoted(a);
-  command += " > " + quoted(dir.file(".stdout")) + " 2> " + quoted(dir.file(".stderr"));
-  const int status = std::system(command.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(dir.file(".stdout"));
-  r.err = slurp(dir.file(".stderr"));
-  return r;
+CliResult latf(const testing::TempDir& dir, const std::vector<std::string>& args, const std::string& env = "") {
+  return testing::run_latf(args, dir.path(), env);
 }
 
-bool plotting_unavailable(const Result& r) { return r.err.find("no Python 3 with numpy and matplotlib") != std::string::npos; }
+bool plotting_unavailable(const CliResult& r) { return r.err.find("no Python 3 with numpy and matplotlib") != std::string::npos; }
 
 std::uint32_t big_endian(const std::string& bytes, std::size_t at) {
   std::uint32_t v = 0;
@@ -87,14 +56,14 @@ double sum_of(const nlohmann::json& entries, const char* key) {
 class CliDemo : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::string(LATF_CLI_BINARY).empty()) GTEST_SKIP() << "the latf executable is not built (CLI11 missing)";
+    LATF_SKIP_WITHOUT_CLI();
   }
 };
 
 TEST_F(CliDemo, QuickDemoEndToEndThenPlot) {
   testing::TempDir dir("latf_demo");
   const std::string run = dir.file("run");
-  const Result r = latf(dir, {"demo", "--quick", "--seed", "3", "--no-plots", "--device", "cpu", "--out", run});
+  const CliResult r = latf(dir, {"demo", "--quick", "--seed", "3", "--no-plots", "--device", "cpu", "--out", run});
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("Basin populations"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Learned-state populations"), std::string::npos) << r.out;
@@ -130,11 +99,11 @@ TEST_F(CliDemo, QuickDemoEndToEndThenPlot) {
   EXPECT_EQ(ev["results"][0]["training"], false);  // T = 0.5
 
   // The same command again refuses to replace the run (exit 2) unless --overwrite.
-  const Result again = latf(dir, {"demo", "--quick", "--out", run});
+  const CliResult again = latf(dir, {"demo", "--quick", "--out", run});
   EXPECT_EQ(again.code, 2) << again.err;
   EXPECT_NE(again.err.find("exists"), std::string::npos) << again.err;
 
-  const Result plot = latf(dir, {"plot", run});
+  const CliResult plot = latf(dir, {"plot", run});
   if (plotting_unavailable(plot)) GTEST_SKIP() << "no Python with matplotlib here: " << plot.err;
   ASSERT_EQ(plot.code, 0) << plot.out << plot.err;
   for (const char* f : kFigures) expect_png(fs::path(run) / "plots" / f);
@@ -142,17 +111,17 @@ TEST_F(CliDemo, QuickDemoEndToEndThenPlot) {
 
 TEST_F(CliDemo, PlotErrorsAreClear) {
   testing::TempDir dir("latf_demo");
-  const Result missing = latf(dir, {"plot", dir.file("no_such_run")});
+  const CliResult missing = latf(dir, {"plot", dir.file("no_such_run")});
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.err.find("no_such_run"), std::string::npos) << missing.err;
 
   fs::create_directories(dir.file("empty_run"));
-  const Result bad_python = latf(dir, {"plot", dir.file("empty_run"), "--python", "/nonexistent/python3"});
+  const CliResult bad_python = latf(dir, {"plot", dir.file("empty_run"), "--python", "/nonexistent/python3"});
   EXPECT_EQ(bad_python.code, 1);
   EXPECT_NE(bad_python.err.find("/nonexistent/python3 cannot import numpy and matplotlib"), std::string::npos)
       << bad_python.err;
 
-  const Result empty = latf(dir, {"plot", dir.file("empty_run")});
+  const CliResult empty = latf(dir, {"plot", dir.file("empty_run")});
   if (plotting_unavailable(empty)) GTEST_SKIP() << "no Python with matplotlib here: " << empty.err;
   EXPECT_EQ(empty.code, 1);
   EXPECT_NE(empty.err.find("nothing to plot"), std::string::npos) << empty.out << empty.err;

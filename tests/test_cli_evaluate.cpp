@@ -1,7 +1,6 @@
 // `latf simulate lj7` and `latf evaluate`, run as the built executable on tiny data: outputs
 // and their invariants, --help, and bad inputs (one-line message naming the input, non-zero
 // exit, no output directory left).
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,66 +8,32 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "data/npy.hpp"
+#include "tests/cli_support.hpp"
 #include "tests/support.hpp"
-
-#ifndef LATF_CLI_BINARY
-#define LATF_CLI_BINARY ""  // latf not built here (no CLI11): every test skips
-#endif
 
 namespace latf {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string quoted(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-Result run_latf(const std::vector<std::string>& args, const fs::path& scratch) {
-  std::string command = quoted(LATF_CLI_BINARY);
-  for (const auto& a : args) command += " " + quoted(a);
-  const fs::path out = scratch / ".stdout", err = scratch / ".stderr";
-  command += " > " + quoted(out.string()) + " 2> " + quoted(err.string());
-  const int status = std::system(command.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  fs::remove(out);
-  fs::remove(err);
-  return r;
-}
+using testing::CliResult;
+using testing::run_latf;
+using testing::slurp;
 
 // One tiny three-hole model for the whole suite (training it takes about a second): data at
 // T = 0.7 and 1.5, two replicas each, trained long enough to keep several states.
 class CliEvaluateTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (std::string(LATF_CLI_BINARY).empty()) return;
+    if (!testing::latf_built()) return;
     shared_ = fs::temp_directory_path() / ("latf_cli_evaluate_" + std::to_string(::getpid()));
     fs::remove_all(shared_);
     fs::create_directories(shared_);
     const std::string sim = (shared_ / "sim").string(), run = (shared_ / "run").string();
-    Result r = run_latf({"simulate", "three-hole", "--temperatures", "0.7,1.5", "--frames", "300", "--replicas", "2",
+    CliResult r = run_latf({"simulate", "three-hole", "--temperatures", "0.7,1.5", "--frames", "300", "--replicas", "2",
                          "--seed", "3", "--equilibration-steps", "100", "--quiet", "--out", sim},
                         shared_);
     ASSERT_EQ(r.code, 0) << r.err;
@@ -83,7 +48,7 @@ class CliEvaluateTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (std::string(LATF_CLI_BINARY).empty()) GTEST_SKIP() << "the latf executable is not built (CLI11 missing)";
+    LATF_SKIP_WITHOUT_CLI();
     ASSERT_TRUE(fs::exists(model())) << "the suite's model was not trained";
     std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::replace(test.begin(), test.end(), '/', '_');
@@ -97,13 +62,10 @@ class CliEvaluateTest : public ::testing::Test {
   static std::string model() { return (shared_ / "run" / "model.latf").string(); }
   static std::string sim(const std::string& file) { return (shared_ / "sim" / file).string(); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  Result latf(const std::vector<std::string>& args) const { return run_latf(args, dir_); }
+  CliResult latf(const std::vector<std::string>& args) const { return run_latf(args, dir_); }
 
   // Nothing named `name` or `name.tmp-*` exists in the test directory.
-  void expect_no_output(const std::string& name) const {
-    for (const auto& entry : fs::directory_iterator(dir_))
-      EXPECT_NE(entry.path().filename().string().rfind(name, 0), 0u) << "left behind: " << entry.path();
-  }
+  void expect_no_output(const std::string& name) const { testing::expect_no_output(dir_, name); }
 
   static fs::path shared_;
   fs::path dir_;
@@ -156,7 +118,7 @@ void expect_profile(const std::string& file, std::int64_t d, std::int64_t bins) 
 
 TEST_F(CliEvaluateTest, TableAndJsonWithDataAtTwoOfTheTemperatures) {
   const std::string out = path("eval");
-  const Result r = latf({"evaluate", "--model", model(), "--temperatures", "0.5,1.5,1.0", "--data", sim("manifest.json"),
+  const CliResult r = latf({"evaluate", "--model", model(), "--temperatures", "0.5,1.5,1.0", "--data", sim("manifest.json"),
                          "--samples", "400", "--blocks", "4", "--bins", "20", "--seed", "2", "--device", "cpu", "--out",
                          out});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -217,7 +179,7 @@ TEST_F(CliEvaluateTest, TableAndJsonWithDataAtTwoOfTheTemperatures) {
 
 TEST_F(CliEvaluateTest, ThreeHoleAddsExactPopulationsNextToThePredictions) {
   const std::string out = path("eval");
-  const Result r = latf({"evaluate", "--model", model(), "--temperatures", "0.5,1.5", "--data", sim("manifest.json"),
+  const CliResult r = latf({"evaluate", "--model", model(), "--temperatures", "0.5,1.5", "--data", sim("manifest.json"),
                          "--samples", "300", "--blocks", "3", "--device", "cpu", "--three-hole", "--out", out});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("Basin populations"), std::string::npos) << r.out;
@@ -254,7 +216,7 @@ TEST_F(CliEvaluateTest, SameSeedSameResultAndLagOption) {
   std::vector<std::string> first = args, second = args;
   first.push_back(path("a"));
   second.push_back(path("b"));
-  Result r = latf(first);
+  CliResult r = latf(first);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(r.out.empty()) << "--quiet printed: " << r.out;
   r = latf(second);
@@ -268,7 +230,7 @@ TEST_F(CliEvaluateTest, SameSeedSameResultAndLagOption) {
 }
 
 TEST_F(CliEvaluateTest, WithoutDataOnlyGeneratedScores) {
-  const Result r = latf({"evaluate", "--model", model(), "--temperatures", "1", "--samples", "200", "--device", "cpu",
+  const CliResult r = latf({"evaluate", "--model", model(), "--temperatures", "1", "--samples", "200", "--device", "cpu",
                          "--out", path("eval")});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto report = nlohmann::json::parse(slurp(path("eval/evaluation.json")));
@@ -282,7 +244,7 @@ TEST_F(CliEvaluateTest, WithoutDataOnlyGeneratedScores) {
 TEST_F(CliEvaluateTest, SimulateLj7WritesSortedCoordinationNumbersOrderParametersAndManifest) {
   const std::string out = path("lj7");
   const std::int64_t frames = 40;
-  Result r = latf({"simulate", "lj7", "--temperatures", "0.2,0.5", "--frames", std::to_string(frames), "--replicas", "2",
+  CliResult r = latf({"simulate", "lj7", "--temperatures", "0.2,0.5", "--frames", std::to_string(frames), "--replicas", "2",
                    "--seed", "1", "--equilibration-steps", "200", "--steps-per-frame", "20", "--quiet", "--out", out});
   ASSERT_EQ(r.code, 0) << r.err;
   expect_no_output("lj7.");
@@ -340,7 +302,7 @@ TEST_F(CliEvaluateTest, SimulateLj7WritesSortedCoordinationNumbersOrderParameter
 }
 
 TEST_F(CliEvaluateTest, HelpListsTheOptions) {
-  Result r = latf({"evaluate", "--help"});
+  CliResult r = latf({"evaluate", "--help"});
   EXPECT_EQ(r.code, 0) << r.err;
   for (const char* flag : {"--model", "--temperatures", "--data", "--data-temperatures", "--samples", "--blocks",
                            "--seed", "--lag", "--bins", "--out"})
@@ -366,16 +328,10 @@ TEST_P(CliEvaluateBadInputTest, FailsNamingTheInputAndWritesNothing) {
   data::write_npy(path("frames2.npy"), testing::random_tensor({60, 2}, 1));
   data::write_npy(path("frames3.npy"), testing::random_tensor({60, 3}, 2));
   std::ofstream(path("garbage.latf")) << "not a checkpoint";
-  std::vector<std::string> args;
-  for (std::string a : GetParam().args) {
-    if (a == "MODEL") a = model();
-    if (const auto at = a.find('@'); at != std::string::npos) a.replace(at, 1, dir_.string());
-    args.push_back(a);
-  }
-  const Result r = latf(args);
-  EXPECT_EQ(r.code, GetParam().code) << r.err;
-  EXPECT_NE(r.err.find(GetParam().named), std::string::npos) << "stderr: " << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "expected a one-line error, got: " << r.err;
+  std::vector<std::string> args = testing::in_test_dir(GetParam().args, dir_);
+  std::replace(args.begin(), args.end(), std::string("MODEL"), model());
+  const CliResult r = latf(args);
+  testing::expect_one_line_error(r, GetParam().code, GetParam().named);
   expect_no_output("out");
 }
 

@@ -2,9 +2,6 @@
 // keys into combinations and folder names, and the `latf` executable run as a subprocess on
 // tiny data: every combination trained into its own folder with a summary, a diverged one not
 // stopping the others, bad list elements rejected before anything is written.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -17,18 +14,17 @@
 
 #include "apps/cli/grid_search.hpp"
 #include "data/npy.hpp"
+#include "tests/cli_support.hpp"
 #include "tests/support.hpp"
 #include "tests/temp_dir.hpp"
-
-#ifndef LATF_CLI_BINARY
-#define LATF_CLI_BINARY ""  // latf not built here (no CLI11): the subprocess tests skip
-#endif
 
 namespace latf {
 namespace {
 
 namespace fs = std::filesystem;
 using cli::GridAxis;
+using testing::CliResult;
+using testing::slurp;
 using nlohmann::ordered_json;
 
 GridAxis axis(const std::string& key, std::vector<ordered_json> values) {
@@ -89,24 +85,6 @@ TEST(GridExpansion, LongNamesAreCutButStayUnique) {
 // ---------------------------------------------------------------------------------------------
 // The executable
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string quoted(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 // summary.tsv as rows of fields, header first.
 std::vector<std::vector<std::string>> read_tsv(const fs::path& path) {
   std::vector<std::vector<std::string>> rows;
@@ -131,30 +109,17 @@ std::size_t column(const std::vector<std::string>& header, const std::string& na
 class CliGridTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::string(LATF_CLI_BINARY).empty()) GTEST_SKIP() << "the latf executable is not built (CLI11 missing)";
+    LATF_SKIP_WITHOUT_CLI();
     dir_ = std::make_unique<testing::TempDir>("latf_grid");
     data::write_npy(path("frames.npy"), testing::random_tensor({200, 2}, 5));
   }
 
   std::string path(const std::string& name) const { return dir_->file(name); }
 
-  Result latf(const std::vector<std::string>& args) const {
-    std::string command = quoted(LATF_CLI_BINARY);
-    for (const auto& a : args) command += " " + quoted(a);
-    const std::string out = path(".stdout"), err = path(".stderr");
-    command += " > " + quoted(out) + " 2> " + quoted(err);
-    const int status = std::system(command.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
-  }
+  CliResult latf(const std::vector<std::string>& args) const { return testing::run_latf(args, dir_->path()); }
 
   // Tiny training on frames.npy with the TOML `config`; extra flags after.
-  Result train(const std::string& config, std::vector<std::string> extra = {}) const {
+  CliResult train(const std::string& config, std::vector<std::string> extra = {}) const {
     std::ofstream(path("grid.toml")) << config;
     std::vector<std::string> args = {"train", "--data", path("frames.npy"), "--temperatures", "1", "--out", path("run"),
                                      "--device", "cpu", "--config", path("grid.toml"), "--initial-states", "4",
@@ -173,7 +138,7 @@ class CliGridTest : public ::testing::Test {
 };
 
 TEST_F(CliGridTest, TwoByOneGridTrainsBothCombinationsAndSummarises) {
-  const Result r = train("lag = [2, 3]\n[spib]\nbeta = [0.001]\n", {"--quiet"});
+  const CliResult r = train("lag = [2, 3]\n[spib]\nbeta = [0.001]\n", {"--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(dir_->entries(), (std::vector<std::string>{"frames.npy", "grid.toml", "run"}));  // staging renamed
   const std::string run = path("run");
@@ -225,7 +190,7 @@ TEST_F(CliGridTest, TwoByOneGridTrainsBothCombinationsAndSummarises) {
 
 TEST_F(CliGridTest, DivergedCombinationDoesNotStopTheOthersAndFailsTheCommand) {
   // The second learning rate blows up the first joint step, after the SPIB phase completed.
-  const Result r = train("[joint_phase]\nlearning_rate = [1e30, 1e-3]\n");
+  const CliResult r = train("[joint_phase]\nlearning_rate = [1e30, 1e-3]\n");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("1 of 2 grid combinations failed"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("summary.tsv"), std::string::npos) << r.err;
@@ -255,7 +220,7 @@ TEST_F(CliGridTest, DivergedCombinationDoesNotStopTheOthersAndFailsTheCommand) {
 }
 
 TEST_F(CliGridTest, FlagReplacesTheListOfItsKey) {
-  const Result r = train("lag = [2, 3]\n", {"--lag", "4", "--quiet"});
+  const CliResult r = train("lag = [2, 3]\n", {"--lag", "4", "--quiet"});
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string run = path("run");
   EXPECT_TRUE(fs::exists(run + "/model.latf"));  // a single run, as without the list
@@ -273,7 +238,7 @@ struct BadList {
 class CliGridBadListTest : public CliGridTest, public ::testing::WithParamInterface<BadList> {};
 
 TEST_P(CliGridBadListTest, FailsWithExitCodeTwoNamingTheElementAndWritesNothing) {
-  const Result r = train(GetParam().toml);
+  const CliResult r = train(GetParam().toml);
   EXPECT_EQ(r.code, 2) << r.err;
   for (const char* part : GetParam().named) EXPECT_NE(r.err.find(part), std::string::npos) << part << " missing: " << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "expected a one-line error, got: " << r.err;

@@ -10,6 +10,7 @@
 #include "models/dataset.hpp"
 #include "models/trainer.hpp"
 #include "tests/support.hpp"
+#include "tests/trainer_support.hpp"
 
 namespace latf {
 namespace {
@@ -257,23 +258,16 @@ TEST(DeviceResidentTraining, DivergenceRollsBackToTheLastGoodEpoch) {
   config.joint_phase.learning_rate = 1e30;  // the SPIB phase completes; the first joint update blows up
   Dataset ds = ramp_dataset();
   models::Trainer trainer(config, ds, Device::cpu());
-  std::vector<float> spib_at_end, flow_at_end, spib_in_hook;
+  std::vector<float> spib_in_hook;
   trainer.set_divergence_hook([&] { spib_in_hook = trainer.model().spib->parameters().flat_values().to_vector(); });
-  try {
-    trainer.train([&](const models::EpochRecord&) {
-      spib_at_end = trainer.model().spib->parameters().flat_values().to_vector();
-      flow_at_end = trainer.model().flow->parameters().flat_values().to_vector();
-    });
-    FAIL() << "expected divergence";
-  } catch (const BackendError& e) {
-    EXPECT_NE(std::string(e.what()).find("training diverged in the joint phase, epoch 0, step "), std::string::npos)
-        << e.what();
-  }
-  ASSERT_FALSE(spib_at_end.empty());
-  EXPECT_EQ(spib_in_hook, spib_at_end);
-  EXPECT_EQ(trainer.model().spib->parameters().flat_values().to_vector(), spib_at_end);
-  EXPECT_EQ(trainer.model().flow->parameters().flat_values().to_vector(), flow_at_end);
-  for (float v : spib_at_end) ASSERT_TRUE(std::isfinite(v));
+  const testing::Divergence run = testing::train_until_divergence(trainer);
+  ASSERT_FALSE(run.error.empty()) << "expected divergence";
+  EXPECT_NE(run.error.find("training diverged in the joint phase, epoch 0, step "), std::string::npos) << run.error;
+  ASSERT_FALSE(run.spib_at_end.empty());
+  EXPECT_EQ(spib_in_hook, run.spib_at_end);
+  EXPECT_EQ(trainer.model().spib->parameters().flat_values().to_vector(), run.spib_at_end);
+  EXPECT_EQ(trainer.model().flow->parameters().flat_values().to_vector(), run.flow_at_end);
+  for (float v : run.spib_at_end) ASSERT_TRUE(std::isfinite(v));
 }
 
 // The GPU's bookkeeping (no per-step reads, losses summed in a tensor and read once per epoch)
@@ -304,24 +298,17 @@ TEST(DeviceResidentTraining, EpochEndDivergenceNamesPhaseAndEpochAndRollsBack) {
   Dataset ds = ramp_dataset();
   models::Trainer trainer(config, ds, Device::cpu());
   trainer.set_step_checks(false);
-  std::vector<float> spib_at_end, flow_at_end, flow_in_hook;
+  std::vector<float> flow_in_hook;
   trainer.set_divergence_hook([&] { flow_in_hook = trainer.model().flow->parameters().flat_values().to_vector(); });
-  try {
-    trainer.train([&](const models::EpochRecord&) {
-      spib_at_end = trainer.model().spib->parameters().flat_values().to_vector();
-      flow_at_end = trainer.model().flow->parameters().flat_values().to_vector();
-    });
-    FAIL() << "expected divergence";
-  } catch (const BackendError& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("training diverged in the joint phase, epoch 0 (found at the epoch's end"), std::string::npos)
-        << what;
-    EXPECT_EQ(what.find(", step "), std::string::npos) << what;
-  }
+  const testing::Divergence run = testing::train_until_divergence(trainer);
+  ASSERT_FALSE(run.error.empty()) << "expected divergence";
+  EXPECT_NE(run.error.find("training diverged in the joint phase, epoch 0 (found at the epoch's end"), std::string::npos)
+      << run.error;
+  EXPECT_EQ(run.error.find(", step "), std::string::npos) << run.error;
   ASSERT_EQ(trainer.history().size(), 2u);  // the two good SPIB epochs
-  EXPECT_EQ(flow_in_hook, flow_at_end);
-  EXPECT_EQ(trainer.model().spib->parameters().flat_values().to_vector(), spib_at_end);
-  EXPECT_EQ(trainer.model().flow->parameters().flat_values().to_vector(), flow_at_end);
+  EXPECT_EQ(flow_in_hook, run.flow_at_end);
+  EXPECT_EQ(trainer.model().spib->parameters().flat_values().to_vector(), run.spib_at_end);
+  EXPECT_EQ(trainer.model().flow->parameters().flat_values().to_vector(), run.flow_at_end);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "apps/cli/config_options.hpp"
 #include "apps/cli/outputs.hpp"
 #include "apps/cli/plot.hpp"
+#include "apps/cli/progress.hpp"
 #include "apps/three_hole_report.hpp"
 #include "data/npy.hpp"
 #include "models/checkpoint.hpp"
@@ -182,8 +183,11 @@ void run_demo(const DemoOptions& o) {
   models::Trainer trainer(recipe.config, dataset, device);
   nlohmann::ordered_json history = nlohmann::ordered_json::array();
   int last_round = -1;
+  const std::unique_ptr<ProgressBar> bar = stderr_progress_bar(false, false);  // a terminal only
+  show_progress(trainer, bar.get());
   trainer.train([&](const models::EpochRecord& r) {
     history.push_back(history_entry(r));
+    if (bar) bar->clear();
     print_epoch(r, last_round);
   });
   const models::LatfModel& model = trainer.model();

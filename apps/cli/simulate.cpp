@@ -18,53 +18,44 @@ namespace latf::cli {
 
 namespace {
 
+// What both systems take on the command line; `Config` holds the system's own dynamics defaults.
+template <class Config>
 struct SimulateOptions {
   std::string temperatures, out, device = "cpu";
   std::int64_t frames = 0;
   int replicas = 1;
   std::uint64_t seed = 0;
-  systems::LangevinConfig dynamics;  // time step, friction, steps per frame, equilibration
+  Config dynamics;  // time step, friction, steps per frame, equilibration
   bool overwrite = false, quiet = false;
 };
 
-void run_three_hole(const SimulateOptions& o) {
-  const std::vector<double> temperatures = parse_temperatures(o.temperatures, "--temperatures");
-  const Device device = device_option(o.device);
-  require_usable(device);
-  StagedDirectory out(o.out, o.overwrite);
-  nlohmann::ordered_json manifest = nlohmann::ordered_json::array();
-  int file_index = 0;
-  for (std::size_t t = 0; t < temperatures.size(); ++t) {
-    systems::LangevinConfig sim = o.dynamics;
-    sim.temperature = temperatures[t];
-    sim.frames = o.frames;
-    sim.replicas = o.replicas;
-    sim.seed = o.seed * 1000 + t;  // one independent noise stream per temperature
-    systems::validate(sim);
-    // Exact Boltzmann starts: the data are at equilibrium across the wells from frame 0, which
-    // the dynamics alone would not reach at low T (rare barrier crossings).
-    sim.initial_positions = systems::exact_samples(sim.temperature, sim.replicas, sim.seed + 17);
-    const Tensor frames = systems::simulate_three_hole(sim, device).to(Device::cpu());
-    for (int r = 0; r < sim.replicas; ++r, ++file_index) {
-      const std::string name = "traj_" + std::to_string(file_index) + ".npy";
-      data::write_npy(out.file(name), frames.view(static_cast<std::int64_t>(r) * sim.frames * 2, {sim.frames, 2}).clone());
-      manifest.push_back({{"file", name}, {"temperature", sim.temperature}, {"replica", r}});
-    }
-    if (!o.quiet)
-      std::printf("T = %g: %d replicas x %lld frames\n", sim.temperature, sim.replicas, static_cast<long long>(sim.frames));
-  }
-  write_json(out.file("manifest.json"), manifest);
-  out.commit();
-  if (!o.quiet) std::printf("wrote %d trajectories and manifest.json to %s\n", file_index, out.final_path().c_str());
+template <class Config>
+void add_simulate_options(CLI::App& command, SimulateOptions<Config>& o, const std::string& example_temperatures) {
+  command.add_option("--temperatures", o.temperatures, "Comma-separated temperatures, e.g. " + example_temperatures)
+      ->required();
+  command.add_option("--frames", o.frames, "Frames per trajectory")->required()->check(positive());
+  command.add_option("--replicas", o.replicas, "Independent trajectories per temperature")
+      ->capture_default_str()->check(positive());
+  command.add_option("--seed", o.seed, "Random seed")->capture_default_str();
+  command.add_option("--out", o.out, "Output directory (created; must not exist)")->required();
+  command.add_option("--time-step", o.dynamics.time_step, "Integration time step")
+      ->capture_default_str()->check(positive());
+  command.add_option("--friction", o.dynamics.friction, "Langevin friction")->capture_default_str()->check(positive());
+  command.add_option("--steps-per-frame", o.dynamics.steps_per_frame, "Integration steps between frames")
+      ->capture_default_str()->check(positive());
+  command.add_option("--equilibration-steps", o.dynamics.equilibration_steps, "Steps before the first frame")
+      ->capture_default_str()->check(non_negative());
+  command.add_option("--device", o.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  command.add_flag("--overwrite", o.overwrite, "Replace an existing output directory");
+  command.add_flag("--quiet", o.quiet, "No progress output");
 }
 
-struct Lj7Options {
-  std::string temperatures, out, device = "cpu";
-  std::int64_t frames = 0;
-  int replicas = 1;
-  std::uint64_t seed = 0;
-  systems::Lj7Config dynamics;  // time step, friction, steps per frame, equilibration
-  bool overwrite = false, quiet = false;
+// One per-frame quantity of a simulation, [R, F, C] on the CPU, written as `<prefix>_<i>.npy`
+// per replica and named in the manifest entry under `key`.
+struct FrameSeries {
+  const char* key;
+  const char* prefix;
+  Tensor frames;
 };
 
 // Frames [R, F, C] → replica r's [F, C] as its own CPU tensor.
@@ -73,7 +64,10 @@ Tensor replica_slice(const Tensor& all, std::int64_t r) {
   return all.view(r * frames * columns, {frames, columns}).clone();
 }
 
-void run_lj7(const Lj7Options& o) {
+// The loop over temperatures both systems share: `simulate(config, device)` runs one temperature
+// and returns its series, the first of which is the trajectory ("file" in the manifest).
+template <class Config, class Simulate>
+void simulate_temperatures(const SimulateOptions<Config>& o, Simulate simulate) {
   const std::vector<double> temperatures = parse_temperatures(o.temperatures, "--temperatures");
   const Device device = device_option(o.device);
   require_usable(device);
@@ -81,22 +75,22 @@ void run_lj7(const Lj7Options& o) {
   nlohmann::ordered_json manifest = nlohmann::ordered_json::array();
   int file_index = 0;
   for (std::size_t t = 0; t < temperatures.size(); ++t) {
-    systems::Lj7Config sim = o.dynamics;
+    Config sim = o.dynamics;
     sim.temperature = temperatures[t];
     sim.frames = o.frames;
     sim.replicas = o.replicas;
-    sim.seed = o.seed * 1000 + t;  // one independent noise stream per temperature, as three-hole
+    sim.seed = o.seed * 1000 + t;  // one independent noise stream per temperature
     systems::validate(sim);
-    const systems::Lj7Trajectories result = systems::simulate_lj7(sim, device);
-    const Tensor descriptors = result.descriptors.to(Device::cpu());
-    const Tensor order = result.order_parameters.to(Device::cpu());
+    const std::vector<FrameSeries> series = simulate(sim, device);
     for (int r = 0; r < sim.replicas; ++r, ++file_index) {
-      const std::string name = "traj_" + std::to_string(file_index) + ".npy";
-      const std::string order_name = "order_" + std::to_string(file_index) + ".npy";
-      data::write_npy(out.file(name), replica_slice(descriptors, r));
-      data::write_npy(out.file(order_name), replica_slice(order, r));
-      manifest.push_back(
-          {{"file", name}, {"temperature", sim.temperature}, {"replica", r}, {"order_parameters", order_name}});
+      nlohmann::ordered_json entry;
+      for (std::size_t k = 0; k < series.size(); ++k) {
+        const std::string name = std::string(series[k].prefix) + "_" + std::to_string(file_index) + ".npy";
+        data::write_npy(out.file(name), replica_slice(series[k].frames, r));
+        if (k == 0) entry = {{"file", name}, {"temperature", sim.temperature}, {"replica", r}};
+        else entry[series[k].key] = name;
+      }
+      manifest.push_back(entry);
     }
     if (!o.quiet)
       std::printf("T = %g: %d replicas x %lld frames\n", sim.temperature, sim.replicas, static_cast<long long>(sim.frames));
@@ -106,26 +100,17 @@ void run_lj7(const Lj7Options& o) {
   if (!o.quiet) std::printf("wrote %d trajectories and manifest.json to %s\n", file_index, out.final_path().c_str());
 }
 
-void add_lj7_command(CLI::App& simulate) {
-  CLI::App* lj7 = simulate.add_subcommand(
-      "lj7", "Langevin dynamics of the 2-D LJ7 cluster (METHOD.md §9): sorted coordination numbers and (mu2, mu3)");
-  auto o = std::make_shared<Lj7Options>();
-  lj7->add_option("--temperatures", o->temperatures, "Comma-separated temperatures, e.g. 0.2,0.5")->required();
-  lj7->add_option("--frames", o->frames, "Frames per trajectory")->required()->check(positive());
-  lj7->add_option("--replicas", o->replicas, "Independent trajectories per temperature")
-      ->capture_default_str()->check(positive());
-  lj7->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  lj7->add_option("--out", o->out, "Output directory (created; must not exist)")->required();
-  lj7->add_option("--time-step", o->dynamics.time_step, "Integration time step")->capture_default_str()->check(positive());
-  lj7->add_option("--friction", o->dynamics.friction, "Langevin friction")->capture_default_str()->check(positive());
-  lj7->add_option("--steps-per-frame", o->dynamics.steps_per_frame, "Integration steps between frames")
-      ->capture_default_str()->check(positive());
-  lj7->add_option("--equilibration-steps", o->dynamics.equilibration_steps, "Steps before the first frame")
-      ->capture_default_str()->check(non_negative());
-  lj7->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  lj7->add_flag("--overwrite", o->overwrite, "Replace an existing output directory");
-  lj7->add_flag("--quiet", o->quiet, "No progress output");
-  lj7->callback([o] { run_lj7(*o); });
+std::vector<FrameSeries> three_hole_series(systems::LangevinConfig sim, const Device& device) {
+  // Exact Boltzmann starts: the data are at equilibrium across the wells from frame 0, which
+  // the dynamics alone would not reach at low T (rare barrier crossings).
+  sim.initial_positions = systems::exact_samples(sim.temperature, sim.replicas, sim.seed + 17);
+  return {{"file", "traj", systems::simulate_three_hole(sim, device).to(Device::cpu())}};
+}
+
+std::vector<FrameSeries> lj7_series(const systems::Lj7Config& sim, const Device& device) {
+  const systems::Lj7Trajectories result = systems::simulate_lj7(sim, device);
+  return {{"file", "traj", result.descriptors.to(Device::cpu())},
+          {"order_parameters", "order", result.order_parameters.to(Device::cpu())}};
 }
 
 }  // namespace
@@ -135,26 +120,14 @@ void add_simulate_command(CLI::App& app) {
   simulate->require_subcommand(1);
   CLI::App* three_hole =
       simulate->add_subcommand("three-hole", "Langevin dynamics on the three-hole potential (METHOD.md §9)");
-  auto o = std::make_shared<SimulateOptions>();
-  three_hole->add_option("--temperatures", o->temperatures, "Comma-separated temperatures, e.g. 0.7,1.5")->required();
-  three_hole->add_option("--frames", o->frames, "Frames per trajectory")->required()->check(positive());
-  three_hole->add_option("--replicas", o->replicas, "Independent trajectories per temperature")
-      ->capture_default_str()->check(positive());
-  three_hole->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  three_hole->add_option("--out", o->out, "Output directory (created; must not exist)")->required();
-  three_hole->add_option("--time-step", o->dynamics.time_step, "Integration time step")
-      ->capture_default_str()->check(positive());
-  three_hole->add_option("--friction", o->dynamics.friction, "Langevin friction")
-      ->capture_default_str()->check(positive());
-  three_hole->add_option("--steps-per-frame", o->dynamics.steps_per_frame, "Integration steps between frames")
-      ->capture_default_str()->check(positive());
-  three_hole->add_option("--equilibration-steps", o->dynamics.equilibration_steps, "Steps before the first frame")
-      ->capture_default_str()->check(non_negative());
-  three_hole->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  three_hole->add_flag("--overwrite", o->overwrite, "Replace an existing output directory");
-  three_hole->add_flag("--quiet", o->quiet, "No progress output");
-  three_hole->callback([o] { run_three_hole(*o); });
-  add_lj7_command(*simulate);
+  auto three_hole_options = std::make_shared<SimulateOptions<systems::LangevinConfig>>();
+  add_simulate_options(*three_hole, *three_hole_options, "0.7,1.5");
+  three_hole->callback([o = three_hole_options] { simulate_temperatures(*o, three_hole_series); });
+  CLI::App* lj7 = simulate->add_subcommand(
+      "lj7", "Langevin dynamics of the 2-D LJ7 cluster (METHOD.md §9): sorted coordination numbers and (mu2, mu3)");
+  auto lj7_options = std::make_shared<SimulateOptions<systems::Lj7Config>>();
+  add_simulate_options(*lj7, *lj7_options, "0.2,0.5");
+  lj7->callback([o = lj7_options] { simulate_temperatures(*o, lj7_series); });
 }
 
 }  // namespace latf::cli

@@ -16,6 +16,7 @@
 #include "apps/cli/grid_search.hpp"
 #include "apps/cli/inputs.hpp"
 #include "apps/cli/outputs.hpp"
+#include "apps/cli/progress.hpp"
 #include "data/npy.hpp"
 #include "models/checkpoint.hpp"
 #include "models/inference.hpp"
@@ -29,7 +30,7 @@ struct TrainOptions {
   std::vector<std::string> data;
   std::string temperatures, out, device = "auto";
   ConfigFlags flags;
-  bool quiet = false, overwrite = false;
+  bool quiet = false, overwrite = false, progress = false;
 };
 
 void print_epoch(const models::EpochRecord& r) {
@@ -57,7 +58,7 @@ Tensor representative_inputs(const models::LatfModel& model) {
 // exists). Nothing escapes as an exception: the result says how the run ended, and one that
 // failed after an epoch leaves the last good checkpoint, history.json and config.json behind.
 RunResult train_once(const models::LatfConfig& config, const std::vector<models::Trajectory>& trajectories,
-                     const Device& device, const std::filesystem::path& folder, bool quiet) {
+                     const Device& device, const std::filesystem::path& folder, bool quiet, bool progress) {
   const auto start = std::chrono::steady_clock::now();
   const auto file = [&folder](const std::string& name) { return (folder / name).string(); };
   RunResult result;
@@ -79,6 +80,8 @@ RunResult train_once(const models::LatfConfig& config, const std::vector<models:
     const std::map<std::string, std::string> metadata = {{"created_by", "latf train"}};
     models::Trainer trainer(config, dataset, device);
     trainer.set_divergence_hook([&result] { result.diverged = true; });
+    const std::unique_ptr<ProgressBar> bar = stderr_progress_bar(quiet, progress);
+    show_progress(trainer, bar.get());
     nlohmann::ordered_json history = nlohmann::ordered_json::array();
     try {
       trainer.train([&](const models::EpochRecord& r) {
@@ -90,6 +93,7 @@ RunResult train_once(const models::LatfConfig& config, const std::vector<models:
         result.validation_loss = r.validation.total;
         result.states = r.states;
         ++result.epochs;
+        if (bar) bar->clear();  // the summary line replaces the bar
         if (!quiet) print_epoch(r);
       });
     } catch (const std::exception&) {
@@ -134,7 +138,7 @@ void run_train(const TrainOptions& o) {
     const int failed = run_grid(
         resolved.grid, points, configs, out,
         [&](const models::LatfConfig& config, const std::filesystem::path& folder) {
-          return train_once(config, trajectories, device, folder, o.quiet);
+          return train_once(config, trajectories, device, folder, o.quiet, o.progress);
         },
         o.quiet);
     if (failed > 0)
@@ -144,7 +148,7 @@ void run_train(const TrainOptions& o) {
   }
 
   // The staging directory itself is the run's folder.
-  const RunResult result = train_once(resolved.config, trajectories, device, out.file(""), o.quiet);
+  const RunResult result = train_once(resolved.config, trajectories, device, out.file(""), o.quiet, o.progress);
   if (!result.ok) {
     if (!result.partial) std::rethrow_exception(result.error);
     std::filesystem::path failed = out.final_path();
@@ -173,7 +177,8 @@ void add_train_command(CLI::App& app) {
   train->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   add_config_flags(*train, o->flags);
   train->add_flag("--overwrite", o->overwrite, "Replace an existing run directory");
-  train->add_flag("--quiet", o->quiet, "No per-epoch output");
+  train->add_flag("--quiet", o->quiet, "No per-epoch output and no progress bar");
+  train->add_flag("--progress", o->progress, "Draw the progress bar on stderr even when it is not a terminal");
   train->callback([o] { run_train(*o); });
 }
 

@@ -9,6 +9,7 @@
 #include "models/dataset.hpp"
 #include "models/trainer.hpp"
 #include "tests/support.hpp"
+#include "tests/trainer_support.hpp"
 
 namespace latf {
 namespace {
@@ -133,24 +134,16 @@ TEST(GpuDeviceResidentTraining, DivergenceAtTheEpochEndRollsBack) {
   config.joint_phase.learning_rate = 1e30;
   Dataset ds = make_dataset(800, 3, 4, 3);
   models::Trainer trainer(config, ds, Device::cuda(0));
-  std::vector<float> spib_at_end, flow_at_end;
   bool hook_called = false;
   trainer.set_divergence_hook([&] { hook_called = true; });
-  try {
-    trainer.train([&](const models::EpochRecord&) {
-      spib_at_end = trainer.model().spib->parameters().flat_values().to_vector();
-      flow_at_end = trainer.model().flow->parameters().flat_values().to_vector();
-    });
-    FAIL() << "expected divergence";
-  } catch (const BackendError& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("training diverged in the joint phase, epoch 0"), std::string::npos) << what;
-    EXPECT_NE(what.find("epoch's end"), std::string::npos) << what;
-  }
+  const testing::Divergence run = testing::train_until_divergence(trainer);
+  ASSERT_FALSE(run.error.empty()) << "expected divergence";
+  EXPECT_NE(run.error.find("training diverged in the joint phase, epoch 0"), std::string::npos) << run.error;
+  EXPECT_NE(run.error.find("epoch's end"), std::string::npos) << run.error;
   EXPECT_TRUE(hook_called);
-  ASSERT_FALSE(spib_at_end.empty());
-  EXPECT_EQ(trainer.model().spib->parameters().flat_values().to_vector(), spib_at_end);
-  EXPECT_EQ(trainer.model().flow->parameters().flat_values().to_vector(), flow_at_end);
+  ASSERT_FALSE(run.spib_at_end.empty());
+  EXPECT_EQ(trainer.model().spib->parameters().flat_values().to_vector(), run.spib_at_end);
+  EXPECT_EQ(trainer.model().flow->parameters().flat_values().to_vector(), run.flow_at_end);
 }
 
 // An epoch's steady state allocates nothing new on the device (batches, order and sums pooled).
