@@ -40,6 +40,27 @@ void check_source(const PairSource& s) {
   LATF_REQUIRE(s.states >= 1, "gather states: expected ≥ 1, got ", s.states);
 }
 
+// The rows are already gathered one lookup per row; what costs is that each row's present frame is
+// a random place in the data set (the order is shuffled), so the loads of present[pair] and then
+// of x_t, label(t + lag), w_t and b_t miss the cache, each row waiting on its own misses. Prefetching
+// the pair list kPairAhead rows ahead and, once that has arrived, the frame's data kFrameAhead rows
+// ahead overlaps those misses (epoch bench, D = 2, K = 10: 1.6x at 0.2M frames, 1.2-1.4x at 1M); the values
+// written are those of pair_gather_row, unchanged.
+void gather_pairs_cpu(const PairGatherArgs& a, std::int64_t rows) {
+  constexpr std::int64_t kPairAhead = 32, kFrameAhead = 16;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    if (r + kPairAhead < rows) __builtin_prefetch(a.present + pair_gather_pair(a, a.start + r + kPairAhead));
+    if (r + kFrameAhead < rows) {
+      const std::int64_t t = a.present[pair_gather_pair(a, a.start + r + kFrameAhead)];
+      __builtin_prefetch(a.frames + t * a.descriptors);
+      __builtin_prefetch(a.labels + t + a.lag);
+      __builtin_prefetch(a.weights + t);
+      __builtin_prefetch(a.inverse_temperature + t);
+    }
+    pair_gather_row(a, r);
+  }
+}
+
 }  // namespace
 
 void resize_pair_batch(const PairSource& source, std::int64_t rows, PairBatch& batch) {
@@ -100,7 +121,7 @@ void gather_pairs(const PairSource& source, const Indices& order, std::int64_t s
 #endif
     return;
   }
-  for (std::int64_t r = 0; r < rows; ++r) pair_gather_row(args, r);
+  gather_pairs_cpu(args, rows);
 }
 
 }  // namespace latf::kernels

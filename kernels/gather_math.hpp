@@ -30,12 +30,15 @@ struct PairGatherArgs {
   float* out_inverse_temperature = nullptr;
 };
 
+// The pair at batch position `position` (absolute, not relative to `start`).
+LATF_HD std::int64_t pair_gather_pair(const PairGatherArgs& a, std::int64_t position) {
+  return a.order != nullptr ? a.order[position] : position;
+}
+
 // Batch row `row`: its present frame t (position → pair → frame), then x_t, the one-hot label of
 // frame t + lag, w_t and b_t.
 LATF_HD void pair_gather_row(const PairGatherArgs& a, std::int64_t row) {
-  const std::int64_t position = a.start + row;
-  const std::int64_t pair = a.order != nullptr ? a.order[position] : position;
-  const std::int64_t t = a.present[pair];
+  const std::int64_t t = a.present[pair_gather_pair(a, a.start + row)];
   const std::int64_t d = a.descriptors, k = a.states;
   const float* x = a.frames + t * d;
   float* in = a.out_inputs + row * d;
