@@ -5,23 +5,13 @@
 #include "engine/random.hpp"
 #include "engine/random_fill.hpp"
 #include "models/inference.hpp"
+#include "tests/streaming_support.hpp"
 #include "tests/support.hpp"
 
 namespace latf {
 namespace {
 
-// A fresh model whose flow is perturbed away from the identity (fresh couplings start as G = id)
-// and whose decoder, random, splits the latent plane among four states.
-models::LatfModel streaming_model(const Device& device, double flow_weight = 0.3) {
-  models::LatfConfig config;
-  config.flow.layers = 3;
-  config.flow.tau = 1.5;
-  models::Normalization normalization{{0, 0, 0}, {1, 1, 1}};
-  models::LatfModel model = models::LatfModel::create(config, 3, 4, normalization, 2.0, device);
-  Tensor flow = model.flow->parameters().flat_values();
-  fill_uniform(flow, 123, 0, -flow_weight, flow_weight);
-  return model;
-}
+using testing::streaming_model;
 
 std::vector<std::int64_t> counts_of(const std::vector<std::int64_t>& labels, int k) {
   std::vector<std::int64_t> counts(k, 0);

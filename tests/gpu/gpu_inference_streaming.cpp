@@ -6,21 +6,13 @@
 
 #include "engine/random_fill.hpp"
 #include "models/inference.hpp"
+#include "tests/streaming_support.hpp"
 #include "tests/support.hpp"
 
 namespace latf {
 namespace {
 
-models::LatfModel streaming_model(const Device& device) {
-  models::LatfConfig config;
-  config.flow.layers = 3;
-  config.flow.tau = 1.5;
-  models::Normalization normalization{{0, 0, 0}, {1, 1, 1}};
-  models::LatfModel model = models::LatfModel::create(config, 3, 4, normalization, 2.0, device);
-  Tensor flow = model.flow->parameters().flat_values();
-  fill_uniform(flow, 123, 0, -0.3, 0.3);
-  return model;
-}
+using testing::streaming_model;
 
 std::int64_t total_difference(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
   std::int64_t d = 0;
