@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "engine/error.hpp"
 #include "engine/random_fill.hpp"
@@ -16,6 +17,13 @@ Tensor random_tensor(const Shape& shape, std::uint64_t seed, double low, double 
 }
 
 Tensor as_double(const Tensor& t) { return t.to(Device::cpu()).to(DType::Float64); }
+
+std::vector<std::uint32_t> float_bits(const Tensor& t) {
+  const std::vector<float> values = t.to(Device::cpu()).to_vector();
+  std::vector<std::uint32_t> out(values.size());
+  if (!values.empty()) std::memcpy(out.data(), values.data(), values.size() * sizeof(float));
+  return out;
+}
 
 double max_relative_error(const std::vector<double>& a, const std::vector<double>& b) {
   EXPECT_EQ(a.size(), b.size());

@@ -18,6 +18,8 @@ Tensor as_double(const Tensor& t);  // float64 CPU copy
 // max_i |a_i − b_i| / max(1, |b_i|) over two tensors of one shape (any devices/dtypes).
 double max_relative_error(const Tensor& a, const Tensor& b);
 double max_relative_error(const std::vector<double>& a, const std::vector<double>& b);
+// The bit patterns of a float32 tensor on any device (exact equality, NaNs included).
+std::vector<std::uint32_t> float_bits(const Tensor& t);
 bool gpu_available();
 
 // Expects `call` to throw latf::InvalidArgument whose message contains `fragment` (or every one

@@ -73,12 +73,7 @@ LatfModel perturbed_model(const LatfConfig& config, int descriptors, int states,
   return model;
 }
 
-std::vector<std::uint32_t> bits(const Tensor& t) {
-  const std::vector<float> values = t.to(Device::cpu()).to_vector();
-  std::vector<std::uint32_t> out(values.size());
-  if (!values.empty()) std::memcpy(out.data(), values.data(), values.size() * sizeof(float));
-  return out;
-}
+using testing::float_bits;
 
 void expect_same_phase(const models::PhaseConfig& a, const models::PhaseConfig& b, const char* phase) {
   SCOPED_TRACE(phase);
@@ -126,7 +121,7 @@ void expect_same_model(const LatfModel& a, const LatfModel& b) {
     ASSERT_EQ(sets.first->names(), sets.second->names());
     for (int i = 0; i < sets.first->count(); ++i) {
       EXPECT_EQ(sets.first->shape(i), sets.second->shape(i)) << sets.first->names()[i];
-      EXPECT_EQ(bits(sets.first->value(i)), bits(sets.second->value(i))) << sets.first->names()[i];
+      EXPECT_EQ(float_bits(sets.first->value(i)), float_bits(sets.second->value(i))) << sets.first->names()[i];
     }
   }
 }
@@ -148,12 +143,12 @@ Outputs run(const LatfModel& model, const Tensor& frames) {
 }
 
 void expect_same_outputs(const Outputs& a, const Outputs& b) {
-  EXPECT_EQ(bits(a.latent), bits(b.latent));
-  EXPECT_EQ(bits(a.logits), bits(b.logits));
-  EXPECT_EQ(bits(a.z), bits(b.z));
+  EXPECT_EQ(float_bits(a.latent), float_bits(b.latent));
+  EXPECT_EQ(float_bits(a.logits), float_bits(b.logits));
+  EXPECT_EQ(float_bits(a.z), float_bits(b.z));
   ASSERT_EQ(a.log_det.defined(), b.log_det.defined());
   if (a.log_det.defined()) {
-    EXPECT_EQ(bits(a.log_det), bits(b.log_det));
+    EXPECT_EQ(float_bits(a.log_det), float_bits(b.log_det));
   }
 }
 
@@ -244,7 +239,7 @@ TEST(Checkpoint, RoundTripsEveryFieldAndTensorBitExactly) {
   const Outputs before = run(model, frames), after = run(loaded.model, frames);
   expect_same_outputs(before, after);
   // The flow was perturbed, so the comparison above is not of identity maps.
-  EXPECT_NE(bits(before.latent), bits(before.z));
+  EXPECT_NE(float_bits(before.latent), float_bits(before.z));
 }
 
 TEST(Checkpoint, SavingIsDeterministic) {
@@ -339,8 +334,8 @@ TEST(Checkpoint, OptimizerStateRoundTripsAndResumesIdentically) {
     EXPECT_EQ(s.config.beta2, adam->config().beta2);
     EXPECT_EQ(s.config.epsilon, adam->config().epsilon);
     EXPECT_EQ(s.config.weight_decay, adam->config().weight_decay);
-    EXPECT_EQ(bits(s.first_moment), bits(adam->first_moment()));
-    EXPECT_EQ(bits(s.second_moment), bits(adam->second_moment()));
+    EXPECT_EQ(float_bits(s.first_moment), float_bits(adam->first_moment()));
+    EXPECT_EQ(float_bits(s.second_moment), float_bits(adam->second_moment()));
   }
   EXPECT_EQ(loaded.spib_optimizer->steps, 3);
   EXPECT_EQ(loaded.flow_optimizer->steps, 4);
@@ -354,7 +349,7 @@ TEST(Checkpoint, OptimizerStateRoundTripsAndResumesIdentically) {
   loaded.model.spib->parameters().flat_grads().copy_from(grad);
   spib_adam.step(5e-3f);
   resumed.step(5e-3f);
-  EXPECT_EQ(bits(model.spib->parameters().flat_values()), bits(loaded.model.spib->parameters().flat_values()));
+  EXPECT_EQ(float_bits(model.spib->parameters().flat_values()), float_bits(loaded.model.spib->parameters().flat_values()));
   EXPECT_EQ(resumed.steps(), spib_adam.steps());
 }
 
@@ -367,7 +362,7 @@ TEST(Checkpoint, OneOptimizerAlone) {
   const Checkpoint loaded = models::load_checkpoint(dir.file("spib_only"), Device::cpu());
   ASSERT_TRUE(loaded.spib_optimizer.has_value());
   EXPECT_FALSE(loaded.flow_optimizer.has_value());
-  EXPECT_EQ(bits(loaded.spib_optimizer->second_moment), bits(spib_adam.second_moment()));
+  EXPECT_EQ(float_bits(loaded.spib_optimizer->second_moment), float_bits(spib_adam.second_moment()));
 }
 
 TEST(Checkpoint, AdamRestoreRejectsMismatchedMoments) {

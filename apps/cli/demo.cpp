@@ -144,10 +144,7 @@ void write_generated(const models::LatfModel& model, const DemoRecipe& recipe, s
     const double t = recipe.temperatures[i];
     const std::string dir = "generated/" + temperature_tag(t);
     std::filesystem::create_directories(out.file(dir));
-    const Tensor latent = models::sample_latent(model, t, recipe.saved_samples, seed * 1000 + 500 + i);
-    const std::vector<std::int64_t> states = models::decode_states(model, latent);
-    data::write_npy(out.file(dir + "/latent.npy"), latent);
-    data::write_npy(out.file(dir + "/states.npy"), states, {static_cast<std::int64_t>(states.size())});
+    write_samples(model, t, recipe.saved_samples, seed * 1000 + 500 + i, out.file(dir + "/"));
     manifest.push_back({{"temperature", t},
                         {"latent", temperature_tag(t) + "/latent.npy"},
                         {"states", temperature_tag(t) + "/states.npy"}});

@@ -10,6 +10,14 @@ void write_encoded(const models::EncodedFrames& encoded, const std::string& pref
   data::write_npy(prefix + "labels.npy", encoded.labels, {static_cast<std::int64_t>(encoded.labels.size())});
 }
 
+void write_samples(const models::LatfModel& model, double temperature, std::int64_t n, std::uint64_t seed,
+                   const std::string& prefix) {
+  const Tensor latent = models::sample_latent(model, temperature, n, seed);
+  const std::vector<std::int64_t> states = models::decode_states(model, latent);
+  data::write_npy(prefix + "latent.npy", latent);
+  data::write_npy(prefix + "states.npy", states, {static_cast<std::int64_t>(states.size())});
+}
+
 nlohmann::ordered_json history_entry(const models::EpochRecord& r) {
   const auto losses = [](const models::LossParts& l) {
     return nlohmann::ordered_json{{"total", l.total}, {"reconstruction", l.reconstruction}, {"prior", l.prior}};

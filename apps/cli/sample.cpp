@@ -5,10 +5,9 @@
 
 #include "apps/cli/commands.hpp"
 #include "apps/cli/common.hpp"
+#include "apps/cli/outputs.hpp"
 #include "apps/cli/validators.hpp"
-#include "data/npy.hpp"
 #include "models/checkpoint.hpp"
-#include "models/inference.hpp"
 
 namespace latf::cli {
 
@@ -27,10 +26,7 @@ void run_sample(const SampleOptions& o) {
   require_usable(device);
   StagedDirectory out(o.out, o.overwrite);
   const models::Checkpoint checkpoint = models::load_checkpoint(o.model, device);
-  const Tensor latent = models::sample_latent(checkpoint.model, o.temperature, o.n, o.seed);
-  const std::vector<std::int64_t> states = models::decode_states(checkpoint.model, latent);
-  data::write_npy(out.file("latent.npy"), latent);
-  data::write_npy(out.file("states.npy"), states, {static_cast<std::int64_t>(states.size())});
+  write_samples(checkpoint.model, o.temperature, o.n, o.seed, out.file(""));
   out.commit();
 }
 

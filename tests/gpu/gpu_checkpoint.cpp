@@ -2,7 +2,6 @@
 // bits, and computes what the original computes.
 #include <unistd.h>
 
-#include <cstring>
 #include <filesystem>
 
 #include "autodiff/tape.hpp"
@@ -37,12 +36,7 @@ LatfModel perturbed_model(const Device& device) {
   return model;
 }
 
-std::vector<std::uint32_t> bits(const Tensor& t) {
-  const std::vector<float> values = t.to(Device::cpu()).to_vector();
-  std::vector<std::uint32_t> out(values.size());
-  if (!values.empty()) std::memcpy(out.data(), values.data(), values.size() * sizeof(float));
-  return out;
-}
+using testing::float_bits;
 
 // μ(x), the decoder logits, F(μ) and its log-det, on the model's device.
 std::vector<Tensor> run(const LatfModel& model, const Tensor& frames) {
@@ -55,8 +49,8 @@ std::vector<Tensor> run(const LatfModel& model, const Tensor& frames) {
 }
 
 void expect_same_weights(const LatfModel& a, const LatfModel& b) {
-  EXPECT_EQ(bits(a.spib->parameters().flat_values()), bits(b.spib->parameters().flat_values()));
-  EXPECT_EQ(bits(a.flow->parameters().flat_values()), bits(b.flow->parameters().flat_values()));
+  EXPECT_EQ(float_bits(a.spib->parameters().flat_values()), float_bits(b.spib->parameters().flat_values()));
+  EXPECT_EQ(float_bits(a.flow->parameters().flat_values()), float_bits(b.flow->parameters().flat_values()));
 }
 
 // `tolerance` bounds max_relative_error of every output (see support.hpp).
@@ -104,8 +98,8 @@ TEST(GpuCheckpoint, SavedFromCudaLoadsOnCpu) {
   expect_same_weights(cuda, loaded.model);
   ASSERT_TRUE(loaded.spib_optimizer.has_value());
   EXPECT_EQ(loaded.spib_optimizer->steps, 3);
-  EXPECT_EQ(bits(loaded.spib_optimizer->first_moment), bits(adam.first_moment()));
-  EXPECT_EQ(bits(loaded.spib_optimizer->second_moment), bits(adam.second_moment()));
+  EXPECT_EQ(float_bits(loaded.spib_optimizer->first_moment), float_bits(adam.first_moment()));
+  EXPECT_EQ(float_bits(loaded.spib_optimizer->second_moment), float_bits(adam.second_moment()));
   expect_same_outputs(cuda, loaded.model, 1e-5);
   // And back onto the GPU: CUDA → file → CUDA reproduces the CUDA model's outputs.
   models::save_checkpoint(path, loaded.model);
