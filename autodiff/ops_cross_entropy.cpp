@@ -43,7 +43,8 @@ Var weighted_cross_entropy(Tape& tape, Var logits, Var targets, Var weights) {
   const Tensor& x = tape.value(logits);
   const Tensor none;
   const Tensor& w = weights.valid() ? tape.value(weights) : none;
-  Tensor loss = Tensor::empty({1}, x.device(), x.dtype());
+  // One loss per model: [M] for stacked logits [M, N, K], [1] otherwise.
+  Tensor loss = Tensor::empty({x.rank() == 3 ? x.dim(0) : 1}, x.device(), x.dtype());
   kernels::weighted_cross_entropy_forward(x, tape.value(targets), w, loss);
   const bool record = tape.should_record({logits});
   Var result = tape.output(loss, record, "output of weighted_cross_entropy");

@@ -42,7 +42,9 @@ void coupling_backward_rule(Tape& tape, const Node& node) {
 
 Var mlp(Tape& tape, Var x, Var params, const kernels::MlpShape& shape, float alpha) {
   const Tensor& xv = tape.value(x);
-  Tensor y = Tensor::empty({xv.rank() >= 1 ? xv.dim(0) : 0, shape.out}, xv.device(), xv.dtype());
+  // [N, out], or [M, N, out] in the model-stacked form (x [M, N, in]).
+  Tensor y = xv.rank() == 3 ? Tensor::empty({xv.dim(0), xv.dim(1), shape.out}, xv.device(), xv.dtype())
+                            : Tensor::empty({xv.rank() >= 1 ? xv.dim(0) : 0, shape.out}, xv.device(), xv.dtype());
   kernels::mlp_forward(xv, tape.value(params), shape, alpha, y);
   const bool record = tape.should_record({x, params});
   Var out = tape.output(y, record, "output of mlp");
@@ -62,14 +64,19 @@ Var mlp(Tape& tape, Var x, Var params, const kernels::MlpShape& shape, float alp
 CouplingOutputs coupling(Tape& tape, Var x, Var mask, Var scale_params, Var shift_params, Var scale_vector,
                          const kernels::CouplingSpec& spec) {
   const Tensor& xv = tape.value(x);
-  const std::int64_t n = xv.rank() >= 1 ? xv.dim(0) : 0;
-  Tensor y = Tensor::empty({n, spec.dim}, xv.device(), xv.dtype());
-  Tensor log_det = Tensor::empty({n}, xv.device(), xv.dtype());
+  // Model-stacked form: x [M, N, d] → y [M, N, d], log_det [M, N]; else M = 1 and no model axis.
+  const bool stacked = xv.rank() == 3;
+  const std::int64_t models = stacked ? xv.dim(0) : 1;
+  const std::int64_t n = stacked ? xv.dim(1) : xv.rank() >= 1 ? xv.dim(0) : 0;
+  Tensor y = stacked ? Tensor::empty({models, n, spec.dim}, xv.device(), xv.dtype())
+                     : Tensor::empty({n, spec.dim}, xv.device(), xv.dtype());
+  Tensor log_det = stacked ? Tensor::empty({models, n}, xv.device(), xv.dtype())
+                           : Tensor::empty({n}, xv.device(), xv.dtype());
   const bool record = tape.should_record({x, scale_params, shift_params, scale_vector});
   // On the CPU the recorded forward keeps its intermediates for backward (pooled memory).
   Tensor workspace;
   if (record && xv.device().is_cpu())
-    workspace = Tensor::empty({kernels::coupling_workspace_size(n, spec)}, xv.device(), xv.dtype());
+    workspace = Tensor::empty({kernels::coupling_workspace_size(models, n, spec)}, xv.device(), xv.dtype());
   kernels::coupling_forward(xv, tape.value(mask), tape.value(scale_params), tape.value(shift_params),
                             tape.value(scale_vector), spec, y, log_det, workspace.defined() ? &workspace : nullptr);
   CouplingOutputs out{tape.output(y, record, "coupling output y"),

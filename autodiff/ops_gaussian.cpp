@@ -5,9 +5,12 @@ namespace latf::autodiff {
 
 namespace {
 
-// Output rows of a [N, d] operand, or 0 when the rank is wrong (the kernel then names the
-// operand in its error).
-std::int64_t rows_of(const Tensor& t) { return t.rank() == 2 ? t.dim(0) : 0; }
+// Per-row output shape of u [N, d] → [N], or stacked u [M, N, d] → [M, N]; [0] when the rank is
+// wrong (the kernel then names the operand in its error).
+Shape rows_of(const Tensor& t) {
+  if (t.rank() == 3) return {t.dim(0), t.dim(1)};
+  return {t.rank() == 2 ? t.dim(0) : 0};
+}
 
 // inputs: mean, log_variance, noise (a constant: the rule never asks for its gradient).
 void reparameterize_backward_rule(Tape& tape, const Node& node) {
@@ -57,7 +60,7 @@ Var reparameterize(Tape& tape, Var mean, Var log_variance, Var noise) {
 
 Var gaussian_log_density(Tape& tape, Var u, Var mean, Var log_variance) {
   const Tensor& uv = tape.value(u);
-  Tensor density = Tensor::empty({rows_of(uv)}, uv.device(), uv.dtype());
+  Tensor density = Tensor::empty(rows_of(uv), uv.device(), uv.dtype());
   kernels::gaussian_log_density_forward(uv, tape.value(mean), tape.value(log_variance), density);
   const bool record = tape.should_record({u, mean, log_variance});
   Var out = tape.output(density, record, "output of gaussian_log_density");
@@ -74,7 +77,7 @@ Var gaussian_log_density(Tape& tape, Var u, Var mean, Var log_variance) {
 
 Var vamp_log_density(Tape& tape, Var u, Var means, Var log_variance, Var mixture_logits) {
   const Tensor& uv = tape.value(u);
-  Tensor density = Tensor::empty({rows_of(uv)}, uv.device(), uv.dtype());
+  Tensor density = Tensor::empty(rows_of(uv), uv.device(), uv.dtype());
   kernels::vamp_log_density_forward(uv, tape.value(means), tape.value(log_variance), tape.value(mixture_logits),
                                     density);
   const bool record = tape.should_record({u, means, log_variance, mixture_logits});

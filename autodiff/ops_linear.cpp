@@ -35,7 +35,11 @@ void scaled_sigmoid_backward_rule(Tape& tape, const Node& node) {
 Var linear(Tape& tape, Var x, Var weight, Var bias, kernels::Activation act, float alpha) {
   const Tensor& xv = tape.value(x);
   const Tensor& wv = tape.value(weight);
-  Tensor y = Tensor::empty({xv.rank() == 2 ? xv.dim(0) : 0, wv.rank() == 2 ? wv.dim(0) : 0}, xv.device(), xv.dtype());
+  // [N, out], or [M, N, out] in the model-stacked form; ranks the kernel rejects get an empty
+  // placeholder so that its message, naming the bad operand, is the one the caller sees.
+  const std::int64_t out_width = wv.rank() >= 2 ? wv.dim(wv.rank() - 2) : 0;
+  Tensor y = xv.rank() == 3 ? Tensor::empty({xv.dim(0), xv.dim(1), out_width}, xv.device(), xv.dtype())
+                            : Tensor::empty({xv.rank() == 2 ? xv.dim(0) : 0, out_width}, xv.device(), xv.dtype());
   kernels::linear_forward(xv, wv, tape.value(bias), act, alpha, y);
   const bool record = tape.should_record({x, weight, bias});
   Var out = tape.output(y, record, "output of linear");

@@ -43,4 +43,30 @@ Var weighted_mean(Tape& tape, Var x, Var weights) {
   return weighted_sum(tape, x, weights, 1.0 / static_cast<double>(n));
 }
 
+// The kernel's per-model form: an output [M] holds one scaled sum per slice x[m].
+Var model_weighted_mean(Tape& tape, Var x, Var weights) {
+  const Tensor& xv = tape.value(x);
+  LATF_REQUIRE(xv.defined() && xv.rank() >= 1 && xv.dim(0) >= 1 && xv.numel() > 0,
+               "model_weighted_mean input x: expected shape [M, ...] with M >= 1 models of at least one element, got ",
+               xv.defined() ? xv.shape().str() : std::string("undefined"));
+  const std::int64_t models = xv.dim(0);
+  const double scale = 1.0 / static_cast<double>(xv.numel() / models);
+  const Tensor none;
+  const Tensor& w = weights.valid() ? tape.value(weights) : none;
+  Tensor out = Tensor::empty({models}, xv.device(), xv.dtype());
+  kernels::weighted_sum_forward(xv, w, scale, out);
+  const bool record = tape.should_record({x, weights});
+  Var result = tape.output(out, record, "output of model_weighted_mean");
+  if (record) {
+    Node node;
+    node.name = "model_weighted_mean";
+    node.backward = weighted_sum_backward_rule;
+    node.inputs = {x, weights};
+    node.outputs = {result};
+    node.reals[0] = scale;
+    tape.record(node);
+  }
+  return result;
+}
+
 }  // namespace latf::autodiff

@@ -1,5 +1,7 @@
 #include "autodiff/optimizer.hpp"
 
+#include <cmath>
+
 #include "engine/error.hpp"
 
 namespace latf::autodiff {
@@ -98,5 +100,62 @@ void Adam::restore(std::int64_t steps, const Tensor& first_moment, const Tensor&
   second_moment_.copy_from(second_moment);
   steps_ = steps;
 }
+
+ModelAdam::ModelAdam(ParameterSet& stacked, int models, const kernels::AdamConfig& config)
+    : parameters_(stacked), models_(models), config_(config) {
+  kernels::validate(config);
+  LATF_REQUIRE(models >= 1, "ModelAdam: models: expected ≥ 1, got ", models);
+  const Tensor values = stacked.flat_values();
+  for (int i = 0; i < stacked.count(); ++i) {
+    const Shape& shape = stacked.shape(i);
+    LATF_REQUIRE(shape.rank() >= 1 && shape[0] == models, "ModelAdam: parameter '", stacked.names()[i],
+                 "': expected a stacked shape [", models, ", ...], got ", shape.str());
+    const std::int64_t per_model = shape.numel() / models;
+    if (per_model == 0) continue;  // owns no element: no element may look it up
+    host_segments_.push_back(stacked.offset(i));
+    host_segments_.push_back(per_model);
+  }
+  const Device& device = values.device();
+  first_moment_ = Tensor::zeros(values.shape(), device, values.dtype());
+  second_moment_ = Tensor::zeros(values.shape(), device, values.dtype());
+  learning_rates_ = Tensor::full({models}, double(config.learning_rate), device);
+  coefficients_ = Tensor::zeros({models, kernels::kAdamCoefficientFields}, device, values.dtype());
+  steps_ = kernels::Indices::from_vector(std::vector<std::int64_t>(static_cast<std::size_t>(models), 0), device);
+  segments_ = kernels::Indices::from_vector(host_segments_, device);
+}
+
+void ModelAdam::set_learning_rates(const std::vector<float>& rates) {
+  LATF_REQUIRE(rates.size() == static_cast<std::size_t>(models_), "ModelAdam learning rates: expected ", models_,
+               " (one per model), got ", rates.size());
+  for (std::size_t m = 0; m < rates.size(); ++m)
+    LATF_REQUIRE(std::isfinite(rates[m]) && rates[m] >= 0.f, "ModelAdam learning rate of model ", m,
+                 ": expected a finite value ≥ 0, got ", rates[m]);
+  // In place: a captured step keeps reading this buffer.
+  learning_rates_.copy_from(Tensor::from_vector(rates, {models_}));
+}
+
+void ModelAdam::step() {
+  Tensor values = parameters_.flat_values();
+  kernels::adam_step_models(values, parameters_.flat_grads(), first_moment_, second_moment_, config_,
+                            learning_rates_, steps_, segments_, coefficients_);
+}
+
+void ModelAdam::reset_model(int m) {
+  LATF_REQUIRE(m >= 0 && m < models_, "ModelAdam::reset_model: model ", m, " out of range [0, ", models_, ")");
+  for (std::size_t k = 0; k < host_segments_.size(); k += 2) {
+    const std::int64_t size = host_segments_[k + 1], start = host_segments_[k] + m * size;
+    first_moment_.view(start, {size}).zero();
+    second_moment_.view(start, {size}).zero();
+  }
+  kernels::zero_steps(steps_, m, 1);
+}
+
+void ModelAdam::reset() {
+  first_moment_.zero();
+  second_moment_.zero();
+  kernels::zero_steps(steps_, 0, models_);
+}
+
+std::vector<std::int64_t> ModelAdam::steps() const { return steps_.to_vector(); }
 
 }  // namespace latf::autodiff

@@ -11,6 +11,7 @@
 
 #include "engine/tensor.hpp"
 #include "kernels/adam.hpp"
+#include "kernels/permutation.hpp"  // Indices
 
 namespace latf::autodiff {
 
@@ -77,6 +78,45 @@ class Adam {
   kernels::AdamConfig config_;
   Tensor first_moment_, second_moment_;
   std::int64_t steps_ = 0;
+};
+
+// torch.optim.Adam for M models of one architecture stacked in one ParameterSet: every declared
+// parameter is [M, ...single shape] and model m owns the slice [m] of each. Each model has its
+// own learning rate and its own step count (so its own bias corrections), and can be reset
+// alone. step() makes no host↔device copy and no synchronisation (it can be captured in a CUDA
+// Graph): the step counts, learning rates, per-model coefficients and the segment table that
+// maps an element to its model all live on the parameters' device, allocated once here.
+// On the CPU, model m's slice evolves bit for bit as a single-model ParameterSet holding that
+// slice does under Adam with step(rate_m) and reset() at the same points.
+class ModelAdam {
+ public:
+  // Every parameter's leading dim must be `models` (≥ 1). Until set_learning_rates, every model
+  // uses config.learning_rate.
+  ModelAdam(ParameterSet& stacked, int models, const kernels::AdamConfig& config = {});
+  // One rate per model, each finite and ≥ 0 (0 freezes that model's weights; its moments and
+  // step count still advance, as with Adam::step(0)). One host→device copy; kept until changed.
+  void set_learning_rates(const std::vector<float>& rates);
+  // One update of every model from the current gradients.
+  void step();
+  // Fresh moments (model m's slice of every parameter) and step count 0 for one model / all.
+  void reset_model(int m);
+  void reset();
+  std::vector<std::int64_t> steps() const;  // per-model step counts (a host copy: synchronises)
+  int models() const { return models_; }
+  const kernels::AdamConfig& config() const { return config_; }
+  const Tensor& first_moment() const { return first_moment_; }    // flat, like the parameters
+  const Tensor& second_moment() const { return second_moment_; }
+
+ private:
+  ParameterSet& parameters_;
+  int models_;
+  kernels::AdamConfig config_;
+  Tensor first_moment_, second_moment_;
+  Tensor learning_rates_;        // [M] float32
+  Tensor coefficients_;          // [M, kAdamCoefficientFields], written by each step
+  kernels::Indices steps_;       // [M]
+  kernels::Indices segments_;    // (offset, per-model size) per non-empty parameter
+  std::vector<std::int64_t> host_segments_;  // the same table, for reset_model
 };
 
 }  // namespace latf::autodiff

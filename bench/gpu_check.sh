@@ -7,9 +7,9 @@
 # its own time limit, and no step starts past the overall budget, so one hang cannot eat the
 # call. Without a usable GPU every CPU step still runs and each GPU step prints why it is skipped.
 #
-# Results land in $OUT (./gpu-check-out when OUT is unset), at most 8 files, flat:
+# Results land in $OUT (./gpu-check-out when OUT is unset), at most 9 files, flat:
 #   summary.md  gpu_check.json  ctest_junit.xml  epoch_gpu_engine.json  epoch_gpu_twin.json
-#   kernel_bench.json  epoch_cpu.json  logs.tar.gz
+#   stacked_gpu.json  kernel_bench.json  epoch_cpu.json  logs.tar.gz
 #
 # On the GPU machine (no -dev packages, no network): first, here, `bash scripts/carry_deps.sh`
 # (copies the header-only dependencies and GoogleTest's sources into the ignored .deps/), then
@@ -159,6 +159,14 @@ if ((gpu && cuda_built && built && have_data)); then
   fi
 else
   skip epoch_gpu_engine "needs a CUDA device, the CUDA build and the data set"
+fi
+
+# Batched models: the training step of 1, 8 and 64 stacked models against one model's, on the GPU.
+if ((gpu && cuda_built && built)) && [[ -x "$build_dir/bench/latf_stacked_bench" ]]; then
+  step stacked_gpu 90 "$build_dir/bench/latf_stacked_bench" --device cuda --models 1,8,64 --budget 1 \
+    --json "$out/stacked_gpu.json"
+else
+  skip stacked_gpu "needs a CUDA device and the CUDA build"
 fi
 
 # The twin on the GPU: the same step as latf_twin.py's epoch (zero grads, fresh noise, loss,

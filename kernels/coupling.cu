@@ -27,12 +27,27 @@ __device__ void load_shared(float* shared, const SharedLayout& l, const float* s
   device::block_copy(shared + l.a(), a, l.dim);
 }
 
+// Model-stacked calls put the model on blockIdx.y (a block never straddles two models) and offset
+// every per-model pointer by that model's stride; the mask is shared (no offset). Single form: M = 1.
+__device__ __forceinline__ const float* model_offset(const float* p, std::int64_t stride) {
+  return p == nullptr ? nullptr : p + blockIdx.y * stride;
+}
+__device__ __forceinline__ float* model_offset(float* p, std::int64_t stride) {
+  return p == nullptr ? nullptr : p + blockIdx.y * stride;
+}
+
 template <int H>
 __global__ void coupling_forward_kernel(const float* x, const float* mask, const float* scale_params,
                                         const float* shift_params, const float* a, CouplingSpec spec, float* y,
                                         float* log_det, std::int64_t n) {
   extern __shared__ float shared[];
   const MlpShape net = spec.net();
+  x = model_offset(x, n * spec.dim);
+  scale_params = model_offset(scale_params, net.size());
+  shift_params = model_offset(shift_params, net.size());
+  a = model_offset(a, spec.dim);
+  y = model_offset(y, n * spec.dim);
+  log_det = model_offset(log_det, n);
   const SharedLayout l{net.size(), spec.dim};
   load_shared(shared, l, scale_params, shift_params, mask, a);
   __syncthreads();
@@ -66,6 +81,16 @@ __global__ void coupling_backward_kernel(const float* x, const float* mask, cons
                                          float* da, std::int64_t n) {
   extern __shared__ float shared[];
   const MlpShape net = spec.net();
+  x = model_offset(x, n * spec.dim);
+  scale_params = model_offset(scale_params, net.size());
+  shift_params = model_offset(shift_params, net.size());
+  a = model_offset(a, spec.dim);
+  dy = model_offset(dy, n * spec.dim);
+  dlog_det = model_offset(dlog_det, n);
+  dx = model_offset(dx, n * spec.dim);
+  dscale_params = model_offset(dscale_params, net.size());
+  dshift_params = model_offset(dshift_params, net.size());
+  da = model_offset(da, spec.dim);
   const SharedLayout l{net.size(), spec.dim};
   float* acc = shared + l.size();  // gradient accumulators, same layout
   load_shared(shared, l, scale_params, shift_params, mask, a);
@@ -118,13 +143,25 @@ void allow_shared_memory(Kernel kernel, std::size_t bytes) {
 
 float* pointer_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
+constexpr std::int64_t kMaxGridY = 65535;
+
+// Grid of `blocks_per_model` blocks for each of the models.
+dim3 model_grid(unsigned blocks_per_model, std::int64_t models) {
+  LATF_REQUIRE(models <= kMaxGridY, "coupling on CUDA: at most ", kMaxGridY, " stacked models per call, got ",
+               models);
+  return dim3(blocks_per_model, static_cast<unsigned>(models));
+}
+
+std::int64_t rows_of(const Tensor& x) { return x.dim(x.rank() - 2); }
+
 template <int H>
 void forward_h(const Tensor& x, const Tensor& mask, const Tensor& sp, const Tensor& tp, const Tensor& a,
-               const CouplingSpec& spec, Tensor& y, Tensor& log_det) {
-  const std::int64_t n = x.dim(0);
+               const CouplingSpec& spec, Tensor& y, Tensor& log_det, std::int64_t models) {
+  const std::int64_t n = rows_of(x);
   const std::size_t bytes = SharedLayout{spec.net().size(), spec.dim}.size() * sizeof(float);
   allow_shared_memory(coupling_forward_kernel<H>, bytes);
-  coupling_forward_kernel<H><<<cuda::grid_for(n), cuda::kBlock, bytes, cuda::current_stream(x.device().index)>>>(
+  const dim3 grid = model_grid(cuda::grid_for(n), models);
+  coupling_forward_kernel<H><<<grid, cuda::kBlock, bytes, cuda::current_stream(x.device().index)>>>(
       x.data<float>(), mask.data<float>(), sp.data<float>(), tp.data<float>(), a.data<float>(), spec, y.data<float>(),
       log_det.data<float>(), n);
   LATF_CUDA_CHECK_LAUNCH();
@@ -133,11 +170,11 @@ void forward_h(const Tensor& x, const Tensor& mask, const Tensor& sp, const Tens
 template <int H>
 void backward_h(const Tensor& x, const Tensor& mask, const Tensor& sp, const Tensor& tp, const Tensor& a,
                 const CouplingSpec& spec, const Tensor& dy, const Tensor& dlog_det, Tensor& dx, Tensor& dsp,
-                Tensor& dtp, Tensor& da) {
-  const std::int64_t n = x.dim(0);
+                Tensor& dtp, Tensor& da, std::int64_t models) {
+  const std::int64_t n = rows_of(x);
   const std::size_t bytes = 2 * SharedLayout{spec.net().size(), spec.dim}.size() * sizeof(float);
   allow_shared_memory(coupling_backward_kernel<H>, bytes);
-  const unsigned grid = std::min<unsigned>(cuda::grid_for(n), 132 * 4);
+  const dim3 grid = model_grid(std::min<unsigned>(cuda::grid_for(n), 132 * 4), models);
   coupling_backward_kernel<H><<<grid, cuda::kBlock, bytes, cuda::current_stream(x.device().index)>>>(
       x.data<float>(), mask.data<float>(), sp.data<float>(), tp.data<float>(), a.data<float>(), spec,
       pointer_or_null(dy), pointer_or_null(dlog_det), pointer_or_null(dx), pointer_or_null(dsp), pointer_or_null(dtp),
@@ -148,30 +185,31 @@ void backward_h(const Tensor& x, const Tensor& mask, const Tensor& sp, const Ten
 }  // namespace
 
 void coupling_forward_cuda(const Tensor& x, const Tensor& mask, const Tensor& scale_params, const Tensor& shift_params,
-                           const Tensor& scale_vector, const CouplingSpec& spec, Tensor& y, Tensor& log_det) {
-  if (x.dim(0) == 0) return;
+                           const Tensor& scale_vector, const CouplingSpec& spec, Tensor& y, Tensor& log_det,
+                           std::int64_t models) {
+  if (rows_of(x) == 0 || models == 0) return;
   switch (spec.hidden) {
-    case 16: return forward_h<16>(x, mask, scale_params, shift_params, scale_vector, spec, y, log_det);
-    case 32: return forward_h<32>(x, mask, scale_params, shift_params, scale_vector, spec, y, log_det);
-    default: return forward_h<64>(x, mask, scale_params, shift_params, scale_vector, spec, y, log_det);
+    case 16: return forward_h<16>(x, mask, scale_params, shift_params, scale_vector, spec, y, log_det, models);
+    case 32: return forward_h<32>(x, mask, scale_params, shift_params, scale_vector, spec, y, log_det, models);
+    default: return forward_h<64>(x, mask, scale_params, shift_params, scale_vector, spec, y, log_det, models);
   }
 }
 
 void coupling_backward_cuda(const Tensor& x, const Tensor& mask, const Tensor& scale_params,
                             const Tensor& shift_params, const Tensor& scale_vector, const CouplingSpec& spec,
                             const Tensor& dy, const Tensor& dlog_det, Tensor& dx, Tensor& dscale_params,
-                            Tensor& dshift_params, Tensor& dscale_vector) {
-  if (x.dim(0) == 0) return;
+                            Tensor& dshift_params, Tensor& dscale_vector, std::int64_t models) {
+  if (rows_of(x) == 0 || models == 0) return;
   switch (spec.hidden) {
     case 16:
       return backward_h<16>(x, mask, scale_params, shift_params, scale_vector, spec, dy, dlog_det, dx, dscale_params,
-                            dshift_params, dscale_vector);
+                            dshift_params, dscale_vector, models);
     case 32:
       return backward_h<32>(x, mask, scale_params, shift_params, scale_vector, spec, dy, dlog_det, dx, dscale_params,
-                            dshift_params, dscale_vector);
+                            dshift_params, dscale_vector, models);
     default:
       return backward_h<64>(x, mask, scale_params, shift_params, scale_vector, spec, dy, dlog_det, dx, dscale_params,
-                            dshift_params, dscale_vector);
+                            dshift_params, dscale_vector, models);
   }
 }
 

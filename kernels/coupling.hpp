@@ -27,9 +27,15 @@ struct CouplingSpec {
 // outputs and hidden activations there, so that backward need not recompute them. (The CUDA
 // kernels recompute on chip instead and ignore it.)
 std::int64_t coupling_workspace_size(std::int64_t rows, const CouplingSpec& spec);
+// The same for the model-stacked form: `models` per-model workspaces back to back (model m's at
+// m × coupling_workspace_size(rows, spec)).
+std::int64_t coupling_workspace_size(std::int64_t models, std::int64_t rows, const CouplingSpec& spec);
 
 // x [N,d], mask [d] (entries 0 or 1), scale_params/shift_params [net().size()], scale_vector a [d]
 // → y [N,d], log_det [N]; on the CPU also fills *workspace when given.
+// Model-stacked form (autodiff/ops.hpp): x [M,N,d], mask [d] shared by all models, scale/shift
+// params [M,size], a [M,d] → y [M,N,d], log_det [M,N]; the workspace is then
+// coupling_workspace_size(M, N, spec) long. Model m is computed exactly as the single form.
 void coupling_forward(const Tensor& x, const Tensor& mask, const Tensor& scale_params, const Tensor& shift_params,
                       const Tensor& scale_vector, const CouplingSpec& spec, Tensor& y, Tensor& log_det,
                       Tensor* workspace = nullptr);

@@ -9,32 +9,61 @@ namespace latf::kernels {
 void log_softmax_forward_cuda(const float* logits, float* out, std::int64_t n, std::int64_t k, int device);
 void log_softmax_backward_cuda(const float* out, const float* dout, float* dlogits, std::int64_t n,
                                std::int64_t k, int device);
+// models ≥ 1 models of n rows each (1 in the single form); loss and dloss hold one value per model.
 void weighted_cross_entropy_forward_cuda(const float* logits, const float* targets, const float* weights,
-                                         float* loss, std::int64_t n, std::int64_t k, int device);
+                                         float* loss, std::int64_t models, std::int64_t n, std::int64_t k,
+                                         int device);
 void weighted_cross_entropy_backward_cuda(const float* logits, const float* targets, const float* weights,
-                                          const float* dloss, float* dlogits, std::int64_t n, std::int64_t k,
-                                          int device);
+                                          const float* dloss, float* dlogits, std::int64_t models, std::int64_t n,
+                                          std::int64_t k, int device);
 #endif
 
 namespace {
 
+// Rank 3 is the stacked form [M, N, K].
+bool is_stacked(const Tensor& logits) { return logits.rank() == 3; }
+
 void check_logits(const Tensor& logits, const char* name) {
   require_defined(logits, name);
-  LATF_REQUIRE(logits.rank() == 2, name, ": expected rank 2 [N, K], got shape ", logits.shape().str());
-  LATF_REQUIRE(logits.dim(1) >= 1, name, ": expected at least one class (K ≥ 1), got shape ",
+  LATF_REQUIRE(logits.rank() == 2 || logits.rank() == 3, name,
+               ": expected rank 2 [N, K] (or rank 3 [M, N, K] in the stacked form), got shape ",
+               logits.shape().str());
+  LATF_REQUIRE(logits.dim(logits.rank() - 1) >= 1, name, ": expected at least one class (K ≥ 1), got shape ",
                logits.shape().str());
 }
 
+// Models of either form: M stacked, 1 single.
+std::int64_t models_of(const Tensor& logits) { return is_stacked(logits) ? logits.dim(0) : 1; }
+
+// [M·N, K] of either form: log-softmax rows are independent, so the stacked form is just more rows.
+Tensor as_rows(const Tensor& t) {
+  return is_stacked(t) ? t.reshape({t.dim(0) * t.dim(1), t.dim(2)}) : t;
+}
+
+// One value per model: [1] single, [M] stacked.
+Shape loss_shape(const Tensor& logits) { return {models_of(logits)}; }
+
 void check_cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& weights) {
   check_logits(logits, "weighted_cross_entropy logits");
-  LATF_REQUIRE(logits.dim(0) >= 1, "weighted_cross_entropy logits: expected at least one row, got shape ",
-               logits.shape().str(), " (empty batch)");
+  const bool stacked = is_stacked(logits);
+  const std::int64_t rows = logits.dim(stacked ? 1 : 0);
+  LATF_REQUIRE(rows >= 1, "weighted_cross_entropy logits: expected at least one row", stacked ? " per model" : "",
+               ", got shape ", logits.shape().str(), " (empty batch)");
+  LATF_REQUIRE(!stacked || logits.dim(0) <= 65535, "weighted_cross_entropy logits: ", logits.dim(0),
+               " models exceed the 65535 of one CUDA launch");
   require_shape(targets, logits.shape(), "weighted_cross_entropy targets");
   require_same_device(logits, targets, "weighted_cross_entropy logits", "weighted_cross_entropy targets");
   if (weights.defined()) {
-    require_shape(weights, {logits.dim(0)}, "weighted_cross_entropy weights");
+    require_shape(weights, stacked ? Shape{logits.dim(0), rows} : Shape{rows}, "weighted_cross_entropy weights");
     require_same_device(logits, weights, "weighted_cross_entropy logits", "weighted_cross_entropy weights");
   }
+}
+
+// Model m's slice of a stacked operand (undefined stays undefined).
+Tensor model_slice(const Tensor& t, std::int64_t m) {
+  if (!t.defined()) return t;
+  const Shape inner = t.rank() == 3 ? Shape{t.dim(1), t.dim(2)} : Shape{t.dim(1)};
+  return t.view(m * inner.numel(), inner);
 }
 
 template <class T>
@@ -192,16 +221,17 @@ void log_softmax_forward(const Tensor& logits, Tensor& out) {
   check_logits(logits, "log_softmax logits");
   require_shape(out, logits.shape(), "log_softmax output");
   require_same_device(logits, out, "log_softmax logits", "log_softmax output");
-  if (logits.device().is_cuda()) {
+  const Tensor x = as_rows(logits);
+  Tensor y = as_rows(out);
+  if (x.device().is_cuda()) {
 #if LATF_WITH_CUDA
-    log_softmax_forward_cuda(logits.data<float>(), out.data<float>(), logits.dim(0), logits.dim(1),
-                             logits.device().index);
+    log_softmax_forward_cuda(x.data<float>(), y.data<float>(), x.dim(0), x.dim(1), x.device().index);
 #else
     no_cuda_backend("log_softmax_forward");
 #endif
     return;
   }
-  dispatch_cpu_dtype(logits, [&](auto zero) { log_softmax_forward_cpu<decltype(zero)>(logits, out); });
+  dispatch_cpu_dtype(x, [&](auto zero) { log_softmax_forward_cpu<decltype(zero)>(x, y); });
 }
 
 void log_softmax_backward(const Tensor& out, const Tensor& dout, Tensor& dlogits) {
@@ -211,30 +241,42 @@ void log_softmax_backward(const Tensor& out, const Tensor& dout, Tensor& dlogits
   if (!dlogits.defined()) return;
   require_shape(dlogits, out.shape(), "log_softmax logits gradient");
   require_same_device(out, dlogits, "log_softmax output", "log_softmax logits gradient");
-  if (out.device().is_cuda()) {
+  const Tensor y = as_rows(out), dy = as_rows(dout);
+  Tensor dx = as_rows(dlogits);
+  if (y.device().is_cuda()) {
 #if LATF_WITH_CUDA
-    log_softmax_backward_cuda(out.data<float>(), dout.data<float>(), dlogits.data<float>(), out.dim(0),
-                              out.dim(1), out.device().index);
+    log_softmax_backward_cuda(y.data<float>(), dy.data<float>(), dx.data<float>(), y.dim(0), y.dim(1),
+                              y.device().index);
 #else
     no_cuda_backend("log_softmax_backward");
 #endif
     return;
   }
-  dispatch_cpu_dtype(out, [&](auto zero) { log_softmax_backward_cpu<decltype(zero)>(out, dout, dlogits); });
+  dispatch_cpu_dtype(y, [&](auto zero) { log_softmax_backward_cpu<decltype(zero)>(y, dy, dx); });
 }
 
 void weighted_cross_entropy_forward(const Tensor& logits, const Tensor& targets, const Tensor& weights,
                                     Tensor& loss) {
   check_cross_entropy(logits, targets, weights);
-  require_shape(loss, {1}, "weighted_cross_entropy loss");
+  require_shape(loss, loss_shape(logits), "weighted_cross_entropy loss");
   require_same_device(logits, loss, "weighted_cross_entropy logits", "weighted_cross_entropy loss");
+  const std::int64_t rows = logits.dim(logits.rank() - 2), k = logits.dim(logits.rank() - 1);
+  if (models_of(logits) == 0) return;  // [0, N, K]: no model, nothing to compute
   if (logits.device().is_cuda()) {
 #if LATF_WITH_CUDA
     weighted_cross_entropy_forward_cuda(logits.data<float>(), targets.data<float>(), data_or_null<float>(weights),
-                                        loss.data<float>(), logits.dim(0), logits.dim(1), logits.device().index);
+                                        loss.data<float>(), models_of(logits), rows, k, logits.device().index);
 #else
     no_cuda_backend("weighted_cross_entropy_forward");
 #endif
+    return;
+  }
+  if (is_stacked(logits)) {
+    for (std::int64_t m = 0; m < logits.dim(0); ++m) {
+      Tensor loss_m = loss.view(m, {1});
+      weighted_cross_entropy_forward(model_slice(logits, m), model_slice(targets, m), model_slice(weights, m),
+                                     loss_m);
+    }
     return;
   }
   dispatch_cpu_dtype(logits, [&](auto zero) {
@@ -245,19 +287,29 @@ void weighted_cross_entropy_forward(const Tensor& logits, const Tensor& targets,
 void weighted_cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& weights,
                                      const Tensor& dloss, Tensor& dlogits) {
   check_cross_entropy(logits, targets, weights);
-  require_shape(dloss, {1}, "weighted_cross_entropy loss gradient");
+  require_shape(dloss, loss_shape(logits), "weighted_cross_entropy loss gradient");
   require_same_device(logits, dloss, "weighted_cross_entropy logits", "weighted_cross_entropy loss gradient");
   if (!dlogits.defined()) return;
   require_shape(dlogits, logits.shape(), "weighted_cross_entropy logits gradient");
   require_same_device(logits, dlogits, "weighted_cross_entropy logits", "weighted_cross_entropy logits gradient");
+  const std::int64_t rows = logits.dim(logits.rank() - 2), k = logits.dim(logits.rank() - 1);
+  if (models_of(logits) == 0) return;  // [0, N, K]: no model, nothing to compute
   if (logits.device().is_cuda()) {
 #if LATF_WITH_CUDA
     weighted_cross_entropy_backward_cuda(logits.data<float>(), targets.data<float>(), data_or_null<float>(weights),
-                                         dloss.data<float>(), dlogits.data<float>(), logits.dim(0), logits.dim(1),
+                                         dloss.data<float>(), dlogits.data<float>(), models_of(logits), rows, k,
                                          logits.device().index);
 #else
     no_cuda_backend("weighted_cross_entropy_backward");
 #endif
+    return;
+  }
+  if (is_stacked(logits)) {
+    for (std::int64_t m = 0; m < logits.dim(0); ++m) {
+      Tensor dlogits_m = model_slice(dlogits, m);
+      weighted_cross_entropy_backward(model_slice(logits, m), model_slice(targets, m), model_slice(weights, m),
+                                      dloss.view(m, {1}), dlogits_m);
+    }
     return;
   }
   dispatch_cpu_dtype(logits, [&](auto zero) {

@@ -1,7 +1,9 @@
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
 #include <thrust/iterator/transform_output_iterator.h>
 
 #include <cub/device/device_reduce.cuh>
+#include <cub/device/device_segmented_reduce.cuh>
 #include <cuda/std/functional>
 
 #include "engine/cuda_check.cuh"
@@ -28,10 +30,16 @@ __global__ void log_softmax_backward_kernel(const float* out, const float* dout,
     log_softmax_backward_row(out + i * k, dout + i * k, dx + i * k, k);
 }
 
-// dloss is read from device memory by every thread: the backward never waits on the host.
+// dloss is read from device memory by every thread: the backward never waits on the host. The
+// model is blockIdx.y (gridDim.y = M stacked, 1 single); n rows per model.
 __global__ void cross_entropy_backward_kernel(const float* x, const float* y, const float* w, const float* dloss,
                                               float* dx, std::int64_t n, std::int64_t k) {
-  const float g = dloss[0] / float(n);
+  const std::int64_t m = blockIdx.y;
+  x += m * n * k;
+  y += m * n * k;
+  dx += m * n * k;
+  if (w) w += m * n;
+  const float g = dloss[m] / float(n);
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n;
        i += std::int64_t(gridDim.x) * blockDim.x)
     cross_entropy_backward_row(x + i * k, y + i * k, w ? g * w[i] : g, dx + i * k, k);
@@ -54,6 +62,12 @@ struct ScaleToFloat {
   __device__ float operator()(double total) const { return static_cast<float>(scale * total); }
 };
 
+// First row of model m: the segments of the per-model reduction.
+struct SegmentStart {
+  std::int64_t rows;
+  __device__ std::int64_t operator()(std::int64_t m) const { return m * rows; }
+};
+
 }  // namespace
 
 void log_softmax_forward_cuda(const float* logits, float* out, std::int64_t n, std::int64_t k, int device) {
@@ -70,13 +84,27 @@ void log_softmax_backward_cuda(const float* out, const float* dout, float* dlogi
   LATF_CUDA_CHECK_LAUNCH();
 }
 
+// Row r of the M·n stacked rows belongs to model r / n; rows, targets and weights are contiguous
+// across models, so the row loss is the single form's over M·n rows, reduced per model.
 void weighted_cross_entropy_forward_cuda(const float* logits, const float* targets, const float* weights,
-                                         float* loss, std::int64_t n, std::int64_t k, int device) {
+                                         float* loss, std::int64_t models, std::int64_t n, std::int64_t k,
+                                         int device) {
   cudaStream_t stream = cuda::current_stream(device);
   thrust::counting_iterator<std::int64_t> rows(0);
   auto out = thrust::make_transform_output_iterator(loss, ScaleToFloat{1.0 / double(n)});
   const WeightedRowLoss row_loss{logits, targets, weights, k};
   std::size_t temp_bytes = 0;
+  if (models > 1) {  // a segment per model; one model keeps the device-wide reduction below
+    auto row_losses = thrust::make_transform_iterator(rows, row_loss);
+    auto begins = thrust::make_transform_iterator(rows, SegmentStart{n});
+    auto ends = begins + 1;
+    LATF_CUDA_CHECK(cub::DeviceSegmentedReduce::Reduce(nullptr, temp_bytes, row_losses, out, models, begins, ends,
+                                                       ::cuda::std::plus<double>{}, 0.0, stream));
+    Tensor temp = Tensor::empty({static_cast<std::int64_t>(temp_bytes / sizeof(float) + 1)}, Device::cuda(device));
+    LATF_CUDA_CHECK(cub::DeviceSegmentedReduce::Reduce(temp.raw_data(), temp_bytes, row_losses, out, models, begins,
+                                                       ends, ::cuda::std::plus<double>{}, 0.0, stream));
+    return;
+  }
   LATF_CUDA_CHECK(cub::DeviceReduce::TransformReduce(nullptr, temp_bytes, rows, out, n, ::cuda::std::plus<double>{},
                                                      row_loss, 0.0, stream));
   Tensor temp = Tensor::empty({static_cast<std::int64_t>(temp_bytes / sizeof(float) + 1)}, Device::cuda(device));
@@ -85,9 +113,10 @@ void weighted_cross_entropy_forward_cuda(const float* logits, const float* targe
 }
 
 void weighted_cross_entropy_backward_cuda(const float* logits, const float* targets, const float* weights,
-                                          const float* dloss, float* dlogits, std::int64_t n, std::int64_t k,
-                                          int device) {
-  cross_entropy_backward_kernel<<<cuda::grid_for(n), cuda::kBlock, 0, cuda::current_stream(device)>>>(
+                                          const float* dloss, float* dlogits, std::int64_t models, std::int64_t n,
+                                          std::int64_t k, int device) {
+  const dim3 grid(cuda::grid_for(n), static_cast<unsigned>(models));
+  cross_entropy_backward_kernel<<<grid, cuda::kBlock, 0, cuda::current_stream(device)>>>(
       logits, targets, weights, dloss, dlogits, n, k);
   LATF_CUDA_CHECK_LAUNCH();
 }

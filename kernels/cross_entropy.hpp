@@ -5,6 +5,13 @@
 // Weights are not checked for sign: the models layer validates them; a negative weight simply
 // enters the formula.
 // CUDA: one thread per row for the row loops; the scalar loss is a CUB reduction over rows.
+//
+// Model-stacked form (autodiff/ops.hpp), seen from the rank of logits (3): logits, targets
+// [M, N, K], weights [M, N] or undefined, loss and dloss [M]; model m's loss is the mean over its
+// own N rows, exactly the single form on the slices [m] (the CPU runs the single-form code on
+// them, so the results are equal bit for bit). log_softmax treats [M, N, K] as M·N independent
+// rows. CUDA: one launch for all models; the per-model losses are one CUB segmented reduction
+// (a segment per model, summed in double).
 #include "kernels/common.hpp"
 
 namespace latf::kernels {

@@ -27,7 +27,8 @@ namespace {
 
 void require_matrix(const Tensor& t, const char* operand, const char* layout) {
   require_defined(t, operand);
-  LATF_REQUIRE(t.rank() == 2, operand, ": expected rank 2 ", layout, ", got shape ", t.shape().str());
+  LATF_REQUIRE(t.rank() == 2, operand, ": expected rank 2 ", layout, " (or rank 3 in the stacked form), got shape ",
+               t.shape().str());
   LATF_REQUIRE(t.dim(1) <= INT_MAX, operand, ": width ", t.dim(1), " exceeds ", INT_MAX);
 }
 
@@ -375,14 +376,110 @@ void vamp_backward_cpu(const Tensor& u, const Tensor& means, const Tensor& log_v
                                                  static_cast<double>(c.weight[k]), dout_total));
 }
 
+// ---------------------------------------------------------------- stacked form
+
+// One model's slice of a stacked operand: the stacked shape without its leading dimension.
+Shape model_slice_shape(const Shape& s) {
+  if (s.rank() == 2) return {s[1]};
+  if (s.rank() == 3) return {s[1], s[2]};
+  return {s[1], s[2], s[3]};
+}
+
+// Model m's slice (an undefined tensor, a gradient not needed, stays undefined).
+Tensor model_slice(const Tensor& t, std::int64_t m) {
+  if (!t.defined()) return t;
+  const Shape inner = model_slice_shape(t.shape());
+  return t.view(m * inner.numel(), inner);
+}
+
+void require_stacked_rows(const Tensor& t, const char* operand, const char* layout) {
+  require_defined(t, operand);
+  LATF_REQUIRE(t.rank() == 3, operand, ": expected stacked shape ", layout, ", got shape ", t.shape().str());
+  LATF_REQUIRE(t.dim(2) <= INT_MAX, operand, ": width ", t.dim(2), " exceeds ", INT_MAX);
+  LATF_REQUIRE(t.dim(0) <= 65535, operand, ": ", t.dim(0), " models exceed the 65535 of one CUDA launch");
+}
+
+// Stacked log_variance: [M, 1] (one scalar per model) or [M, rows, d]; returns whether it is the
+// per-model scalar.
+bool require_stacked_log_variance(const Tensor& log_variance, std::int64_t models, std::int64_t rows, std::int64_t d,
+                                  const char* operand, const Tensor& reference, const char* reference_name) {
+  require_defined(log_variance, operand);
+  const Shape scalar{models, 1}, per_element{models, rows, d};
+  const bool shared = log_variance.shape() == scalar;
+  LATF_REQUIRE(shared || log_variance.shape() == per_element, operand, ": expected stacked shape ", scalar.str(),
+               " or ", per_element.str(), ", got ", log_variance.shape().str());
+  require_same_device(reference, log_variance, reference_name, operand);
+  return shared;
+}
+
+void check_stacked_gaussian(const Tensor& u, const Tensor& mean, const Tensor& log_variance) {
+  require_stacked_rows(u, "gaussian_log_density u", "[M, N, d]");
+  require_like(mean, u.shape(), "gaussian_log_density mean", u, "gaussian_log_density u");
+  require_stacked_log_variance(log_variance, u.dim(0), u.dim(1), u.dim(2), "gaussian_log_density log_variance", u,
+                               "gaussian_log_density u");
+}
+
+void check_stacked_vamp(const Tensor& u, const Tensor& means, const Tensor& log_variance,
+                        const Tensor& mixture_logits) {
+  require_stacked_rows(u, "vamp_log_density u", "[M, N, d]");
+  const std::int64_t models = u.dim(0);
+  require_defined(means, "vamp_log_density means");
+  LATF_REQUIRE(means.rank() == 3 && means.dim(0) == models && means.dim(2) == u.dim(2),
+               "vamp_log_density means: expected stacked shape [M, K, d] with M = ", models, " and d = ", u.dim(2),
+               " of u ", u.shape().str(), ", got shape ", means.shape().str());
+  LATF_REQUIRE(means.dim(1) >= 1, "vamp_log_density means: expected at least one component, got shape ",
+               means.shape().str());
+  LATF_REQUIRE(means.numel() / models <= INT_MAX, "vamp_log_density means: ", means.numel() / models,
+               " elements per model exceed ", INT_MAX);
+  require_same_device(u, means, "vamp_log_density u", "vamp_log_density means");
+  require_stacked_log_variance(log_variance, models, means.dim(1), means.dim(2), "vamp_log_density log_variance", u,
+                               "vamp_log_density u");
+  require_like(mixture_logits, {models, means.dim(1)}, "vamp_log_density mixture_logits", u, "vamp_log_density u");
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- public entry points
 
+namespace {
+
+// The per-model operand that tells the forms apart: rank 3 means stacked.
+bool is_stacked(const Tensor& t) { return t.defined() && t.rank() == 3; }
+
+// Checks the operands of reparameterize in either form; returns whether log_variance is the
+// (per-model) scalar.
+bool check_reparameterize(const Tensor& rows, const char* rows_name, const Tensor& log_variance) {
+  if (is_stacked(rows)) {
+    require_stacked_rows(rows, rows_name, "[M, N, d]");
+    return require_stacked_log_variance(log_variance, rows.dim(0), rows.dim(1), rows.dim(2),
+                                        "reparameterize log_variance", rows, rows_name);
+  }
+  require_matrix(rows, rows_name, "[N, d]");
+  return require_log_variance(log_variance, rows.dim(0), rows.dim(1), "reparameterize log_variance", rows, rows_name);
+}
+
+// Shape of the per-row outputs: [N] or stacked [M, N].
+Shape row_output_shape(const Tensor& u) { return is_stacked(u) ? Shape{u.dim(0), u.dim(1)} : Shape{u.dim(0)}; }
+
+bool check_gaussian_either(const Tensor& u, const Tensor& mean, const Tensor& log_variance) {
+  if (!is_stacked(u)) return check_gaussian(u, mean, log_variance);
+  check_stacked_gaussian(u, mean, log_variance);
+  return log_variance.rank() == 2;
+}
+
+void check_vamp_either(const Tensor& u, const Tensor& means, const Tensor& log_variance,
+                       const Tensor& mixture_logits) {
+  if (is_stacked(u)) {
+    check_stacked_vamp(u, means, log_variance, mixture_logits);
+  } else {
+    check_vamp(u, means, log_variance, mixture_logits);
+  }
+}
+
+}  // namespace
+
 void reparameterize_forward(const Tensor& mean, const Tensor& log_variance, const Tensor& noise, Tensor& u) {
-  require_matrix(mean, "reparameterize mean", "[N, d]");
-  const bool shared = require_log_variance(log_variance, mean.dim(0), mean.dim(1), "reparameterize log_variance",
-                                           mean, "reparameterize mean");
+  const bool shared = check_reparameterize(mean, "reparameterize mean", log_variance);
   require_like(noise, mean.shape(), "reparameterize noise", mean, "reparameterize mean");
   require_like(u, mean.shape(), "reparameterize output u", mean, "reparameterize mean");
   if (mean.device().is_cuda()) {
@@ -393,6 +490,13 @@ void reparameterize_forward(const Tensor& mean, const Tensor& log_variance, cons
 #endif
     return;
   }
+  if (is_stacked(mean)) {
+    for (std::int64_t m = 0; m < mean.dim(0); ++m) {
+      Tensor um = model_slice(u, m);
+      reparameterize_forward(model_slice(mean, m), model_slice(log_variance, m), model_slice(noise, m), um);
+    }
+    return;
+  }
   dispatch_cpu_dtype(mean, [&](auto zero) {
     reparameterize_forward_cpu<decltype(zero)>(mean, log_variance, shared, noise, u);
   });
@@ -400,9 +504,7 @@ void reparameterize_forward(const Tensor& mean, const Tensor& log_variance, cons
 
 void reparameterize_backward(const Tensor& log_variance, const Tensor& noise, const Tensor& du, Tensor& dmean,
                              Tensor& dlog_variance) {
-  require_matrix(noise, "reparameterize noise", "[N, d]");
-  const bool shared = require_log_variance(log_variance, noise.dim(0), noise.dim(1), "reparameterize log_variance",
-                                           noise, "reparameterize noise");
+  const bool shared = check_reparameterize(noise, "reparameterize noise", log_variance);
   require_like(du, noise.shape(), "reparameterize output gradient du", noise, "reparameterize noise");
   require_optional(dmean, noise.shape(), "reparameterize mean gradient", noise, "reparameterize noise");
   require_optional(dlog_variance, log_variance.shape(), "reparameterize log_variance gradient", noise,
@@ -415,20 +517,35 @@ void reparameterize_backward(const Tensor& log_variance, const Tensor& noise, co
 #endif
     return;
   }
+  if (is_stacked(noise)) {
+    for (std::int64_t m = 0; m < noise.dim(0); ++m) {
+      Tensor dmean_m = model_slice(dmean, m), dlv_m = model_slice(dlog_variance, m);
+      reparameterize_backward(model_slice(log_variance, m), model_slice(noise, m), model_slice(du, m), dmean_m,
+                              dlv_m);
+    }
+    return;
+  }
   dispatch_cpu_dtype(noise, [&](auto zero) {
     reparameterize_backward_cpu<decltype(zero)>(log_variance, shared, noise, du, dmean, dlog_variance);
   });
 }
 
 void gaussian_log_density_forward(const Tensor& u, const Tensor& mean, const Tensor& log_variance, Tensor& out) {
-  const bool shared = check_gaussian(u, mean, log_variance);
-  require_like(out, {u.dim(0)}, "gaussian_log_density output", u, "gaussian_log_density u");
+  const bool shared = check_gaussian_either(u, mean, log_variance);
+  require_like(out, row_output_shape(u), "gaussian_log_density output", u, "gaussian_log_density u");
   if (u.device().is_cuda()) {
 #if LATF_WITH_CUDA
     gaussian_log_density_forward_cuda(u, mean, log_variance, out);
 #else
     no_cuda_backend("gaussian_log_density_forward");
 #endif
+    return;
+  }
+  if (is_stacked(u)) {
+    for (std::int64_t m = 0; m < u.dim(0); ++m) {
+      Tensor out_m = model_slice(out, m);
+      gaussian_log_density_forward(model_slice(u, m), model_slice(mean, m), model_slice(log_variance, m), out_m);
+    }
     return;
   }
   dispatch_cpu_dtype(u, [&](auto zero) {
@@ -438,8 +555,8 @@ void gaussian_log_density_forward(const Tensor& u, const Tensor& mean, const Ten
 
 void gaussian_log_density_backward(const Tensor& u, const Tensor& mean, const Tensor& log_variance,
                                    const Tensor& dout, Tensor& du, Tensor& dmean, Tensor& dlog_variance) {
-  const bool shared = check_gaussian(u, mean, log_variance);
-  require_like(dout, {u.dim(0)}, "gaussian_log_density output gradient", u, "gaussian_log_density u");
+  const bool shared = check_gaussian_either(u, mean, log_variance);
+  require_like(dout, row_output_shape(u), "gaussian_log_density output gradient", u, "gaussian_log_density u");
   require_optional(du, u.shape(), "gaussian_log_density u gradient", u, "gaussian_log_density u");
   require_optional(dmean, u.shape(), "gaussian_log_density mean gradient", u, "gaussian_log_density u");
   require_optional(dlog_variance, log_variance.shape(), "gaussian_log_density log_variance gradient", u,
@@ -452,6 +569,14 @@ void gaussian_log_density_backward(const Tensor& u, const Tensor& mean, const Te
 #endif
     return;
   }
+  if (is_stacked(u)) {
+    for (std::int64_t m = 0; m < u.dim(0); ++m) {
+      Tensor du_m = model_slice(du, m), dmean_m = model_slice(dmean, m), dlv_m = model_slice(dlog_variance, m);
+      gaussian_log_density_backward(model_slice(u, m), model_slice(mean, m), model_slice(log_variance, m),
+                                    model_slice(dout, m), du_m, dmean_m, dlv_m);
+    }
+    return;
+  }
   dispatch_cpu_dtype(u, [&](auto zero) {
     gaussian_backward_cpu<decltype(zero)>(u, mean, log_variance, shared, dout, du, dmean, dlog_variance);
   });
@@ -459,14 +584,22 @@ void gaussian_log_density_backward(const Tensor& u, const Tensor& mean, const Te
 
 void vamp_log_density_forward(const Tensor& u, const Tensor& means, const Tensor& log_variance,
                               const Tensor& mixture_logits, Tensor& out) {
-  check_vamp(u, means, log_variance, mixture_logits);
-  require_like(out, {u.dim(0)}, "vamp_log_density output", u, "vamp_log_density u");
+  check_vamp_either(u, means, log_variance, mixture_logits);
+  require_like(out, row_output_shape(u), "vamp_log_density output", u, "vamp_log_density u");
   if (u.device().is_cuda()) {
 #if LATF_WITH_CUDA
     vamp_log_density_forward_cuda(u, means, log_variance, mixture_logits, out);
 #else
     no_cuda_backend("vamp_log_density_forward");
 #endif
+    return;
+  }
+  if (is_stacked(u)) {
+    for (std::int64_t m = 0; m < u.dim(0); ++m) {
+      Tensor out_m = model_slice(out, m);
+      vamp_log_density_forward(model_slice(u, m), model_slice(means, m), model_slice(log_variance, m),
+                               model_slice(mixture_logits, m), out_m);
+    }
     return;
   }
   dispatch_cpu_dtype(u, [&](auto zero) {
@@ -477,8 +610,8 @@ void vamp_log_density_forward(const Tensor& u, const Tensor& means, const Tensor
 void vamp_log_density_backward(const Tensor& u, const Tensor& means, const Tensor& log_variance,
                                const Tensor& mixture_logits, const Tensor& dout, Tensor& du, Tensor& dmeans,
                                Tensor& dlog_variance, Tensor& dmixture_logits) {
-  check_vamp(u, means, log_variance, mixture_logits);
-  require_like(dout, {u.dim(0)}, "vamp_log_density output gradient", u, "vamp_log_density u");
+  check_vamp_either(u, means, log_variance, mixture_logits);
+  require_like(dout, row_output_shape(u), "vamp_log_density output gradient", u, "vamp_log_density u");
   require_optional(du, u.shape(), "vamp_log_density u gradient", u, "vamp_log_density u");
   require_optional(dmeans, means.shape(), "vamp_log_density means gradient", u, "vamp_log_density u");
   require_optional(dlog_variance, log_variance.shape(), "vamp_log_density log_variance gradient", u,
@@ -493,6 +626,16 @@ void vamp_log_density_backward(const Tensor& u, const Tensor& means, const Tenso
 #else
     no_cuda_backend("vamp_log_density_backward");
 #endif
+    return;
+  }
+  if (is_stacked(u)) {
+    for (std::int64_t m = 0; m < u.dim(0); ++m) {
+      Tensor du_m = model_slice(du, m), dmeans_m = model_slice(dmeans, m), dlv_m = model_slice(dlog_variance, m),
+             dlogits_m = model_slice(dmixture_logits, m);
+      vamp_log_density_backward(model_slice(u, m), model_slice(means, m), model_slice(log_variance, m),
+                                model_slice(mixture_logits, m), model_slice(dout, m), du_m, dmeans_m, dlv_m,
+                                dlogits_m);
+    }
     return;
   }
   dispatch_cpu_dtype(u, [&](auto zero) {

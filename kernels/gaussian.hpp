@@ -6,6 +6,13 @@
 // log_variance is either [1] (one scalar shared by every element, the reference's learned
 // log σ²) or per element: [N,d] for the first two ops, [K,d] (per component) for the VampPrior.
 // Backward kernels accumulate; a [1] log_variance gradient receives the sum over all elements.
+//
+// Model-stacked form (autodiff/ops.hpp): every operand gains a leading model dimension M, seen
+// from the rank of mean (reparameterize) or u (the densities): mean, noise, u [M,N,d]; means
+// [M,K,d]; mixture_logits [M,K]; outputs [M,N]; log_variance [M,1] (one learned scalar per model)
+// or [M,N,d] / [M,K,d]. Model m computes exactly the single form on the slices [m] (on the CPU it
+// runs the single-form code on them, so the results are equal bit for bit); CUDA launches once
+// for all models with the model as blockIdx.y, and every reduction stays inside its model.
 #include "kernels/common.hpp"
 
 namespace latf::kernels {

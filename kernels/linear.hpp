@@ -1,6 +1,8 @@
 #pragma once
 // Linear layer with fused bias and activation: y = act(x Wᵀ + b).
 //   x [N, in], weight [out, in], bias [out], y [N, out].
+// Model-stacked form (autodiff/ops.hpp): x [M, N, in], weight [M, out, in], bias [M, out] →
+// y [M, N, out], model m computed exactly as the single form on the slices [m].
 // CUDA: a fused kernel when in, out ≤ kFusedLinearMaxWidth, cuBLAS plus an epilogue otherwise.
 #include "kernels/activation_math.hpp"
 #include "kernels/common.hpp"

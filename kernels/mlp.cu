@@ -6,10 +6,17 @@ namespace latf::kernels {
 
 namespace {
 
+// Model-stacked calls put the model on blockIdx.y (a block never straddles two models) and offset
+// every per-model pointer by that model's stride; the single form is M = 1.
+
 template <int H>
 __global__ void mlp_forward_kernel(const float* x, const float* params, MlpShape s, float alpha, float* y,
                                    std::int64_t n) {
   extern __shared__ float shared_params[];
+  const std::int64_t m = blockIdx.y;
+  x += m * n * s.in;
+  params += m * s.size();
+  y += m * n * s.out;
   device::block_copy(shared_params, params, s.size());
   __syncthreads();
   for (std::int64_t row = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; row < n;
@@ -25,6 +32,12 @@ template <int H>
 __global__ void mlp_backward_kernel(const float* x, const float* params, MlpShape s, float alpha, const float* dy,
                                     float* dx, float* dparams, std::int64_t n) {
   extern __shared__ float shared[];
+  const std::int64_t m = blockIdx.y;
+  x += m * n * s.in;
+  params += m * s.size();
+  dy += m * n * s.out;
+  if (dx != nullptr) dx += m * n * s.in;
+  if (dparams != nullptr) dparams += m * s.size();
   float* p = shared;
   float* grad_acc = shared + s.size();
   device::block_copy(p, params, s.size());
@@ -58,23 +71,36 @@ void allow_shared_memory(Kernel kernel, std::size_t bytes) {
 // Fewer, fuller blocks for backward: each block flushes its weight-gradient partials once.
 unsigned backward_grid(std::int64_t n) { return std::min<unsigned>(cuda::grid_for(n), 132 * 4); }
 
+constexpr std::int64_t kMaxGridY = 65535;
+
+// Grid of `blocks_per_model` blocks for each of the models.
+dim3 model_grid(unsigned blocks_per_model, std::int64_t models) {
+  LATF_REQUIRE(models <= kMaxGridY, "mlp on CUDA: at most ", kMaxGridY, " stacked models per call, got ", models);
+  return dim3(blocks_per_model, static_cast<unsigned>(models));
+}
+
+std::int64_t rows_of(const Tensor& x) { return x.dim(x.rank() - 2); }
+
 template <int H>
-void forward_h(const Tensor& x, const Tensor& params, const MlpShape& s, float alpha, Tensor& y) {
-  const std::int64_t n = x.dim(0);
+void forward_h(const Tensor& x, const Tensor& params, const MlpShape& s, float alpha, Tensor& y,
+               std::int64_t models) {
+  const std::int64_t n = rows_of(x);
   const std::size_t bytes = s.size() * sizeof(float);
   allow_shared_memory(mlp_forward_kernel<H>, bytes);
-  mlp_forward_kernel<H><<<cuda::grid_for(n), cuda::kBlock, bytes, cuda::current_stream(x.device().index)>>>(
+  const dim3 grid = model_grid(cuda::grid_for(n), models);
+  mlp_forward_kernel<H><<<grid, cuda::kBlock, bytes, cuda::current_stream(x.device().index)>>>(
       x.data<float>(), params.data<float>(), s, alpha, y.data<float>(), n);
   LATF_CUDA_CHECK_LAUNCH();
 }
 
 template <int H>
 void backward_h(const Tensor& x, const Tensor& params, const MlpShape& s, float alpha, const Tensor& dy, Tensor& dx,
-                Tensor& dparams) {
-  const std::int64_t n = x.dim(0);
+                Tensor& dparams, std::int64_t models) {
+  const std::int64_t n = rows_of(x);
   const std::size_t bytes = 2 * s.size() * sizeof(float);
   allow_shared_memory(mlp_backward_kernel<H>, bytes);
-  mlp_backward_kernel<H><<<backward_grid(n), cuda::kBlock, bytes, cuda::current_stream(x.device().index)>>>(
+  const dim3 grid = model_grid(backward_grid(n), models);
+  mlp_backward_kernel<H><<<grid, cuda::kBlock, bytes, cuda::current_stream(x.device().index)>>>(
       x.data<float>(), params.data<float>(), s, alpha, dy.data<float>(), dx.defined() ? dx.data<float>() : nullptr,
       dparams.defined() ? dparams.data<float>() : nullptr, n);
   LATF_CUDA_CHECK_LAUNCH();
@@ -82,22 +108,23 @@ void backward_h(const Tensor& x, const Tensor& params, const MlpShape& s, float 
 
 }  // namespace
 
-void mlp_forward_cuda(const Tensor& x, const Tensor& params, const MlpShape& shape, float alpha, Tensor& y) {
-  if (x.dim(0) == 0) return;
+void mlp_forward_cuda(const Tensor& x, const Tensor& params, const MlpShape& shape, float alpha, Tensor& y,
+                      std::int64_t models) {
+  if (rows_of(x) == 0 || models == 0) return;
   switch (shape.hidden) {
-    case 16: return forward_h<16>(x, params, shape, alpha, y);
-    case 32: return forward_h<32>(x, params, shape, alpha, y);
-    default: return forward_h<64>(x, params, shape, alpha, y);
+    case 16: return forward_h<16>(x, params, shape, alpha, y, models);
+    case 32: return forward_h<32>(x, params, shape, alpha, y, models);
+    default: return forward_h<64>(x, params, shape, alpha, y, models);
   }
 }
 
 void mlp_backward_cuda(const Tensor& x, const Tensor& params, const MlpShape& shape, float alpha, const Tensor& dy,
-                       Tensor& dx, Tensor& dparams) {
-  if (x.dim(0) == 0) return;
+                       Tensor& dx, Tensor& dparams, std::int64_t models) {
+  if (rows_of(x) == 0 || models == 0) return;
   switch (shape.hidden) {
-    case 16: return backward_h<16>(x, params, shape, alpha, dy, dx, dparams);
-    case 32: return backward_h<32>(x, params, shape, alpha, dy, dx, dparams);
-    default: return backward_h<64>(x, params, shape, alpha, dy, dx, dparams);
+    case 16: return backward_h<16>(x, params, shape, alpha, dy, dx, dparams, models);
+    case 32: return backward_h<32>(x, params, shape, alpha, dy, dx, dparams, models);
+    default: return backward_h<64>(x, params, shape, alpha, dy, dx, dparams, models);
   }
 }
 

@@ -29,7 +29,8 @@ struct MlpShape {
 // True when the CUDA backend has a fused kernel for this shape.
 bool mlp_fused_cuda_supported(const MlpShape& shape);
 
-// x [N, in] → y [N, out].
+// x [N, in] → y [N, out]. Model-stacked form (autodiff/ops.hpp): x [M, N, in], params [M, size]
+// → y [M, N, out] (and gradients of the operands' shapes), model m exactly as the single form.
 void mlp_forward(const Tensor& x, const Tensor& params, const MlpShape& shape, float alpha, Tensor& y);
 // Accumulates into dx [N, in] and dparams [size] (either may be undefined).
 void mlp_backward(const Tensor& x, const Tensor& params, const MlpShape& shape, float alpha, const Tensor& dy,

@@ -1,6 +1,8 @@
 #pragma once
 // CPU building blocks of the conditioner MLP, shared by the mlp and coupling kernels. Batched
 // Eigen GEMMs over all rows; activations live in pooled scratch tensors.
+#include <type_traits>
+
 #include "kernels/activation_math.hpp"
 #include "kernels/eigen_maps.hpp"
 #include "kernels/mlp.hpp"
@@ -15,6 +17,21 @@ struct MlpActivations {
         hidden2(Tensor::empty({rows, hidden}, Device::cpu(), dtype)) {}
   MlpActivations(Tensor h1, Tensor h2) : hidden1(std::move(h1)), hidden2(std::move(h2)) {}
 };
+
+// dst[c] += Σ_r src[r, c] for a row-major rows × cols matrix, each column summed over the rows in
+// order. Eigen's vectorised colwise().sum() peels by the operands' alignment, so a model's slice of
+// a stacked tensor would round differently from a lone tensor; this loop gives the same bits for
+// any alignment (the stacked CPU ops equal M single ops exactly).
+template <class T>
+void add_column_sums(const T* src, Eigen::Index rows, Eigen::Index cols, T* dst) {
+  Tensor sums = Tensor::zeros({cols}, Device::cpu(), std::is_same_v<T, float> ? DType::Float32 : DType::Float64);
+  T* __restrict acc = sums.data<T>();
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    const T* __restrict row = src + r * cols;
+    for (Eigen::Index c = 0; c < cols; ++c) acc[c] += row[c];
+  }
+  for (Eigen::Index c = 0; c < cols; ++c) dst[c] += acc[c];
+}
 
 template <class T>
 void mlp_forward(const MatrixMap<T>& X, const T* params, const MlpShape& s, T alpha, MlpActivations& act,
@@ -58,11 +75,11 @@ void mlp_backward(const MatrixMap<T>& X, const T* params, const MlpShape& s, T a
   if (dX != nullptr) MatrixMap<T>(dX, n, s.in).noalias() += dpre1 * W1;
   if (dparams != nullptr) {
     MatrixMap<T>(dparams + s.weight3(), s.out, s.hidden).noalias() += dY.transpose() * H2;
-    VectorMap<T>(dparams + s.bias3(), s.out) += dY.colwise().sum().transpose();
+    add_column_sums<T>(dY.data(), n, s.out, dparams + s.bias3());
     MatrixMap<T>(dparams + s.weight2(), s.hidden, s.hidden).noalias() += dpre2.transpose() * H1;
-    VectorMap<T>(dparams + s.bias2(), s.hidden) += dpre2.colwise().sum().transpose();
+    add_column_sums<T>(dpre2.data(), n, s.hidden, dparams + s.bias2());
     MatrixMap<T>(dparams + s.weight1(), s.hidden, s.in).noalias() += dpre1.transpose() * X;
-    VectorMap<T>(dparams + s.bias1(), s.hidden) += dpre1.colwise().sum().transpose();
+    add_column_sums<T>(dpre1.data(), n, s.hidden, dparams + s.bias1());
   }
 }
 

@@ -5,10 +5,11 @@
 namespace latf::kernels {
 
 #if LATF_WITH_CUDA
-void weighted_sum_forward_cuda(const float* x, const float* weights, double scale, float* out, std::int64_t n,
-                               int device);
+// models sums of n consecutive elements each (models = 1: the single sum).
+void weighted_sum_forward_cuda(const float* x, const float* weights, double scale, float* out, std::int64_t models,
+                               std::int64_t n, int device);
 void weighted_sum_backward_cuda(const float* x, const float* weights, double scale, const float* dout, float* dx,
-                                float* dweights, std::int64_t n, int device);
+                                float* dweights, std::int64_t models, std::int64_t n, int device);
 #endif
 
 namespace {
@@ -21,6 +22,21 @@ void check_operands(const Tensor& x, const Tensor& weights, double scale) {
   }
   LATF_REQUIRE(std::isfinite(scale), "weighted_sum scale: expected a finite number, got ", scale);
 }
+
+// The number of sums an output (or its gradient) holds: [1] the sum of everything, [M] with
+// M = x.dim(0) one per model slice.
+std::int64_t models_of(const Tensor& x, const Tensor& out, const char* name) {
+  require_defined(out, name);
+  const std::int64_t per_model = x.rank() >= 1 ? x.dim(0) : 1;
+  const bool ok = out.rank() == 1 && (out.dim(0) == 1 || out.dim(0) == per_model);
+  LATF_REQUIRE(ok, name, ": expected shape [1] or [", per_model, "] (one per model of x ", x.shape().str(), "), got ",
+               out.shape().str());
+  LATF_REQUIRE(out.dim(0) <= 65535, name, ": ", out.dim(0), " models exceed the 65535 of one CUDA launch");
+  return out.dim(0);
+}
+
+// Model m's n elements, flat (undefined stays undefined).
+Tensor model_slice(const Tensor& t, std::int64_t m, std::int64_t n) { return t.defined() ? t.view(m * n, {n}) : t; }
 
 // Neumaier's variant of Kahan summation: the running compensation also covers terms larger than
 // the partial sum, so the result is the exact sum rounded once (up to O(n·ε²)).
@@ -73,24 +89,30 @@ void backward_cpu(const Tensor& x, const Tensor& weights, double scale, const Te
 
 void weighted_sum_forward(const Tensor& x, const Tensor& weights, double scale, Tensor& out) {
   check_operands(x, weights, scale);
-  require_shape(out, {1}, "weighted_sum output");
+  const std::int64_t models = models_of(x, out, "weighted_sum output");
   require_same_device(x, out, "weighted_sum input x", "weighted_sum output");
+  if (models == 0) return;  // x [0, ...] and out [0]: no model, nothing to sum
+  const std::int64_t n = x.numel() / models;
   if (x.device().is_cuda()) {
 #if LATF_WITH_CUDA
-    weighted_sum_forward_cuda(x.data<float>(), data_or_null<float>(weights), scale, out.data<float>(), x.numel(),
+    weighted_sum_forward_cuda(x.data<float>(), data_or_null<float>(weights), scale, out.data<float>(), models, n,
                               x.device().index);
 #else
     no_cuda_backend("weighted_sum_forward");
 #endif
     return;
   }
-  dispatch_cpu_dtype(x, [&](auto zero) { forward_cpu<decltype(zero)>(x, weights, scale, out); });
+  for (std::int64_t m = 0; m < models; ++m) {
+    const Tensor xm = model_slice(x, m, n), wm = model_slice(weights, m, n);
+    Tensor om = out.view(m, {1});
+    dispatch_cpu_dtype(x, [&](auto zero) { forward_cpu<decltype(zero)>(xm, wm, scale, om); });
+  }
 }
 
 void weighted_sum_backward(const Tensor& x, const Tensor& weights, double scale, const Tensor& dout, Tensor& dx,
                            Tensor& dweights) {
   check_operands(x, weights, scale);
-  require_shape(dout, {1}, "weighted_sum output gradient");
+  const std::int64_t models = models_of(x, dout, "weighted_sum output gradient");
   require_same_device(x, dout, "weighted_sum input x", "weighted_sum output gradient");
   if (dx.defined()) {
     require_shape(dx, x.shape(), "weighted_sum input gradient dx");
@@ -101,17 +123,22 @@ void weighted_sum_backward(const Tensor& x, const Tensor& weights, double scale,
     require_shape(dweights, x.shape(), "weighted_sum weights gradient");
     require_same_device(x, dweights, "weighted_sum input x", "weighted_sum weights gradient");
   }
-  if (!dx.defined() && !dweights.defined()) return;
+  if (models == 0 || (!dx.defined() && !dweights.defined())) return;
+  const std::int64_t n = x.numel() / models;
   if (x.device().is_cuda()) {
 #if LATF_WITH_CUDA
     weighted_sum_backward_cuda(x.data<float>(), data_or_null<float>(weights), scale, dout.data<float>(),
-                               data_or_null<float>(dx), data_or_null<float>(dweights), x.numel(), x.device().index);
+                               data_or_null<float>(dx), data_or_null<float>(dweights), models, n, x.device().index);
 #else
     no_cuda_backend("weighted_sum_backward");
 #endif
     return;
   }
-  dispatch_cpu_dtype(x, [&](auto zero) { backward_cpu<decltype(zero)>(x, weights, scale, dout, dx, dweights); });
+  for (std::int64_t m = 0; m < models; ++m) {
+    const Tensor xm = model_slice(x, m, n), wm = model_slice(weights, m, n), dm = dout.view(m, {1});
+    Tensor dxm = model_slice(dx, m, n), dwm = model_slice(dweights, m, n);
+    dispatch_cpu_dtype(x, [&](auto zero) { backward_cpu<decltype(zero)>(xm, wm, scale, dm, dxm, dwm); });
+  }
 }
 
 }  // namespace latf::kernels

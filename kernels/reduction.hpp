@@ -9,10 +9,17 @@
 
 namespace latf::kernels {
 
+// Per-model form (model_weighted_mean of autodiff/ops.hpp): an output [M] with M = x.dim(0) asks
+// for one sum per model, out_m = scale · Σ_i w_mi x_mi over the numel(x)/M elements of the slice
+// x[m] (weights likewise), and dout is then [M] too; [1] keeps the sum of everything (for
+// M = 1 the two agree). The CPU runs the single-form sum on each slice, so out_m equals the
+// single form on x[m] bit for bit; CUDA reduces each model in its own CUB segment (in double)
+// and its backward is one launch with the model as blockIdx.y.
+
 // out = scale · Σ_i w_i x_i. An empty x gives 0.
 void weighted_sum_forward(const Tensor& x, const Tensor& weights, double scale, Tensor& out);
 // dx += scale · dout · w,  dweights += scale · dout · x (either may be undefined = not needed).
-// dout [1] is read where it lives (on the device for CUDA, no host synchronisation).
+// dout [1] (or [M]) is read where it lives (on the device for CUDA, no host synchronisation).
 void weighted_sum_backward(const Tensor& x, const Tensor& weights, double scale, const Tensor& dout, Tensor& dx,
                            Tensor& dweights);
 

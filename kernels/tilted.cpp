@@ -5,10 +5,11 @@
 namespace latf::kernels {
 
 #if LATF_WITH_CUDA
+// Either form: taus undefined (single, tilt `tau`) or [M] for a stacked z [M,N,d].
 void tilted_log_density_forward_cuda(const Tensor& z, const Tensor& inverse_temperature, const Tensor& log_normalizer,
-                                     float tau, Tensor& out);
+                                     float tau, const Tensor& taus, Tensor& out);
 void tilted_log_density_backward_cuda(const Tensor& z, const Tensor& inverse_temperature, float tau,
-                                      const Tensor& dout, Tensor& dz);
+                                      const Tensor& taus, const Tensor& dout, Tensor& dz);
 // Returns the number of rows whose radius sampler gave up (0 unless there is a bug).
 std::int64_t tilted_sample_cuda(Tensor& z, double tau, double reduced_temperature, std::uint64_t seed,
                                 std::uint64_t stream);
@@ -100,7 +101,7 @@ void tilted_log_density_forward(const Tensor& z, const Tensor& inverse_temperatu
   check_companion(z, out, {z.dim(0)}, "tilted density output");
   if (z.device().is_cuda()) {
 #if LATF_WITH_CUDA
-    tilted_log_density_forward_cuda(z, inverse_temperature, log_normalizer, tau, out);
+    tilted_log_density_forward_cuda(z, inverse_temperature, log_normalizer, tau, Tensor(), out);
 #else
     no_cuda_backend("tilted_log_density_forward");
 #endif
@@ -122,7 +123,7 @@ void tilted_log_density_backward(const Tensor& z, const Tensor& inverse_temperat
   check_companion(z, dz, z.shape(), "tilted density input gradient dz");
   if (z.device().is_cuda()) {
 #if LATF_WITH_CUDA
-    tilted_log_density_backward_cuda(z, inverse_temperature, tau, dout, dz);
+    tilted_log_density_backward_cuda(z, inverse_temperature, tau, Tensor(), dout, dz);
 #else
     no_cuda_backend("tilted_log_density_backward");
 #endif
@@ -132,6 +133,85 @@ void tilted_log_density_backward(const Tensor& z, const Tensor& inverse_temperat
     using T = decltype(zero);
     backward_cpu<T>(z, inverse_temperature, T(tau), dout, dz);
   });
+}
+
+// ---------------------------------------------------------------- stacked density (one tau per model)
+
+namespace {
+
+// Checks z [M,N,d], inverse_temperature [M,N] and taus [M]; returns M.
+std::int64_t check_stacked_rows(const Tensor& z, const Tensor& inverse_temperature, const Tensor& taus) {
+  require_defined(z, "tilted density input z");
+  LATF_REQUIRE(z.rank() == 3 && z.dim(2) >= 1,
+               "tilted density input z: expected stacked shape [M, N, d] with d >= 1 (one tau per model), got shape ",
+               z.shape().str());
+  const std::int64_t models = z.dim(0);
+  LATF_REQUIRE(models <= 65535, "tilted density input z: ", models, " models exceed the 65535 of one CUDA launch");
+  check_companion(z, inverse_temperature, {models, z.dim(1)}, "tilted density inverse_temperature");
+  require_defined(taus, "tilted density taus");
+  require_shape(taus, {models}, "tilted density taus");
+  LATF_REQUIRE(taus.device() == z.device(), "tilted density taus: expected z's device ", z.device().str(), ", got ",
+               taus.device().str());
+  LATF_REQUIRE(taus.dtype() == DType::Float32, "tilted density taus: expected dtype float32, got ",
+               dtype_name(taus.dtype()));
+  return models;
+}
+
+// Model m's slice (undefined stays undefined).
+Tensor model_slice(const Tensor& t, std::int64_t m) {
+  if (!t.defined()) return t;
+  const Shape inner = t.rank() == 3 ? Shape{t.dim(1), t.dim(2)} : Shape{t.dim(1)};
+  return t.view(m * inner.numel(), inner);
+}
+
+}  // namespace
+
+void tilted_log_density_forward(const Tensor& z, const Tensor& inverse_temperature, const Tensor& log_normalizer,
+                                const Tensor& taus, Tensor& out) {
+  const std::int64_t models = check_stacked_rows(z, inverse_temperature, taus);
+  const Shape rows{models, z.dim(1)};
+  if (log_normalizer.defined()) check_companion(z, log_normalizer, rows, "tilted density log_normalizer");
+  require_defined(out, "tilted density output");
+  check_companion(z, out, rows, "tilted density output");
+  if (z.device().is_cuda()) {
+#if LATF_WITH_CUDA
+    tilted_log_density_forward_cuda(z, inverse_temperature, log_normalizer, 0.f, taus, out);
+#else
+    no_cuda_backend("tilted_log_density_forward");
+#endif
+    return;
+  }
+  const float* tau = taus.data<float>();
+  for (std::int64_t m = 0; m < models; ++m) {
+    LATF_REQUIRE(std::isfinite(tau[m]), "tilted density taus: expected finite values, got ", tau[m], " for model ", m);
+    Tensor out_m = model_slice(out, m);
+    tilted_log_density_forward(model_slice(z, m), model_slice(inverse_temperature, m), model_slice(log_normalizer, m),
+                               tau[m], out_m);
+  }
+}
+
+void tilted_log_density_backward(const Tensor& z, const Tensor& inverse_temperature, const Tensor& taus,
+                                 const Tensor& dout, Tensor& dz) {
+  const std::int64_t models = check_stacked_rows(z, inverse_temperature, taus);
+  require_defined(dout, "tilted density output gradient dout");
+  check_companion(z, dout, {models, z.dim(1)}, "tilted density output gradient dout");
+  if (!dz.defined()) return;
+  check_companion(z, dz, z.shape(), "tilted density input gradient dz");
+  if (z.device().is_cuda()) {
+#if LATF_WITH_CUDA
+    tilted_log_density_backward_cuda(z, inverse_temperature, 0.f, taus, dout, dz);
+#else
+    no_cuda_backend("tilted_log_density_backward");
+#endif
+    return;
+  }
+  const float* tau = taus.data<float>();
+  for (std::int64_t m = 0; m < models; ++m) {
+    LATF_REQUIRE(std::isfinite(tau[m]), "tilted density taus: expected finite values, got ", tau[m], " for model ", m);
+    Tensor dz_m = model_slice(dz, m);
+    tilted_log_density_backward(model_slice(z, m), model_slice(inverse_temperature, m), tau[m], model_slice(dout, m),
+                                dz_m);
+  }
 }
 
 namespace {

@@ -27,6 +27,17 @@ void tilted_log_density_forward(const Tensor& z, const Tensor& inverse_temperatu
 void tilted_log_density_backward(const Tensor& z, const Tensor& inverse_temperature, float tau, const Tensor& dout,
                                  Tensor& dz);
 
+// Model-stacked form with one tilt per model (autodiff/ops.hpp): z [M,N,d], inverse_temperature
+// [M,N], log_normalizer [M,N] or undefined, taus [M] (float32, on z's device), out and dout [M,N].
+// Model m computes the single form on the slices [m] with tau = taus[m]. The CPU reads taus on
+// the host (and rejects a non-finite one) and runs the single-form code on each slice, so the
+// results equal M single calls bit for bit; CUDA reads taus on the device (no host copy, hence no
+// check there) in one launch with the model as blockIdx.y.
+void tilted_log_density_forward(const Tensor& z, const Tensor& inverse_temperature, const Tensor& log_normalizer,
+                                const Tensor& taus, Tensor& out);
+void tilted_log_density_backward(const Tensor& z, const Tensor& inverse_temperature, const Tensor& taus,
+                                 const Tensor& dout, Tensor& dz);
+
 // Fills z [N,d] with N exact independent samples of r(·; τ, T'): a uniform direction times a
 // radius drawn from ∝ r^{d−1}·exp(τr − r²/(2T')) by rejection (kernels/tilted_math.hpp). Row i
 // depends only on (seed, stream, i), so the CPU (float32 or float64) and CUDA agree, and a

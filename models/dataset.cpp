@@ -184,6 +184,8 @@ std::int64_t Dataset::pairs(Split split) const {
   return static_cast<std::int64_t>(split == Split::Train ? train_pairs_.size() : validation_pairs_.size());
 }
 
+kernels::PairSource Dataset::pair_source(Split split) const { return source(placed_, split); }
+
 void Dataset::gather(Split split, const kernels::Indices& order, std::int64_t start, std::int64_t rows,
                      Batch& batch) const {
   const kernels::PairSource s = source(placed_, split);
@@ -215,12 +217,16 @@ void Dataset::relabel(std::vector<std::int64_t> frame_labels, int states) {
   placed_.labels = placed_device().is_cpu() ? host_.labels : kernels::Indices::from_vector(frame_labels_, placed_device());
 }
 
-std::vector<double> Dataset::train_populations() const {
-  std::vector<double> population(states_, 0.0);
+std::vector<double> Dataset::train_populations() const { return train_populations(frame_labels_, states_); }
+
+std::vector<double> Dataset::train_populations(const std::vector<std::int64_t>& frame_labels, int states) const {
+  LATF_REQUIRE(frame_labels.size() == frame_labels_.size(), "train_populations: ", frame_labels.size(),
+               " labels for ", frame_labels_.size(), " frames");
+  std::vector<double> population(states, 0.0);
   double total = 0;
   for (std::int64_t p : train_pairs_) {
     const std::int64_t t = present_[p];
-    population[frame_labels_[t]] += frame_weights_[t];
+    population[frame_labels[t]] += frame_weights_[t];
     total += frame_weights_[t];
   }
   for (double& v : population) v = total > 0 ? v / total : 0.0;

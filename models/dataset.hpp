@@ -82,6 +82,11 @@ class Dataset {
   void relabel(std::vector<std::int64_t> frame_labels, int states);
   // Weighted population of each state over the present frames of the training pairs.
   std::vector<double> train_populations() const;
+  // The same for other frame labels (one model's among several trained on this data set).
+  std::vector<double> train_populations(const std::vector<std::int64_t>& frame_labels, int states) const;
+  // A split's pairs on the placed device, as the gather kernel reads them (the stacked trainer
+  // swaps in each model's labels).
+  kernels::PairSource pair_source(Split split) const;
 
  private:
   int descriptors_ = 0, states_ = 0, lag_ = 0;

@@ -28,4 +28,12 @@ struct LossVars {
 LossVars latf_loss(autodiff::Tape& tape, const SpibModel& spib, const RealNvp& flow, Phase phase,
                    const BatchVars& batch, double beta, double tau);
 
+// The stacked form: M models (spib.models() = flow.models() = M) on a stacked batch (every
+// BatchVars field with a leading M), one β and one τ per model in betas, taus [M] (float32 on the
+// models' device). reconstruction and prior are [M], model m's terms; total [1] is
+// Σ_m (reconstruction_m + β_m·prior_m): the models share no parameter, so the gradient of the sum
+// is, for each model, the gradient of its own loss.
+LossVars stacked_latf_loss(autodiff::Tape& tape, const SpibModel& spib, const RealNvp& flow, Phase phase,
+                           const BatchVars& batch, const Tensor& betas, const Tensor& taus);
+
 }  // namespace latf::models

@@ -21,22 +21,29 @@ std::vector<float> default_mask(int dim, int layer) {
   return mask;
 }
 
-RealNvp::RealNvp(int dim, const FlowConfig& config, const Device& device, std::uint64_t seed)
-    : dim_(dim), config_(config) {
+RealNvp::RealNvp(int dim, const FlowConfig& config, const Device& device, Uninitialised stack)
+    : dim_(dim), models_(stack.models), device_(device), config_(config) {
+  const int models = stack.models;
   LATF_REQUIRE(dim >= 1, "flow dimension: expected ≥ 1, got ", dim);
   LATF_REQUIRE(config.layers >= 0, "flow.layers: expected ≥ 0, got ", config.layers);
+  LATF_REQUIRE(models >= 0, "flow models: expected ≥ 0, got ", models);
   const kernels::MlpShape net{dim, config.hidden, dim};
   for (int l = 0; l < config.layers; ++l) {
     Layer layer;
     const std::string prefix = "flow." + std::to_string(l);
-    layer.scale = params_.declare(prefix + ".scale_net", {net.size()});
-    layer.shift = params_.declare(prefix + ".shift_net", {net.size()});
-    layer.a = params_.declare(prefix + ".a", {dim});
+    layer.scale = params_.declare(prefix + ".scale_net", stacked_shape({net.size()}, models));
+    layer.shift = params_.declare(prefix + ".shift_net", stacked_shape({net.size()}, models));
+    layer.a = params_.declare(prefix + ".a", stacked_shape({dim}, models));
     layer.mask_values = default_mask(dim, l);
     layer.mask = Tensor::from_vector(layer.mask_values, {dim}, device);
     layers_.push_back(layer);
   }
   params_.allocate(device);
+}
+
+RealNvp::RealNvp(int dim, const FlowConfig& config, const Device& device, std::uint64_t seed)
+    : RealNvp(dim, config, device, Uninitialised{0}) {
+  const kernels::MlpShape net{dim, config.hidden, dim};
   // Conditioner weights as nn.Linear's default, per packed block; a = 0 and a zero last shift
   // layer make the new flow the identity map.
   for (int l = 0; l < config.layers; ++l) {
@@ -79,5 +86,29 @@ FlowOutputs RealNvp::run(Tape& tape, Var x, CouplingDirection direction) const {
 FlowOutputs RealNvp::normalize(Tape& tape, Var u) const { return run(tape, u, CouplingDirection::Normalizing); }
 
 FlowOutputs RealNvp::generate(Tape& tape, Var z) const { return run(tape, z, CouplingDirection::Generative); }
+
+RealNvp RealNvp::stack(const std::vector<const RealNvp*>& singles) {
+  LATF_REQUIRE(!singles.empty(), "flow stack: expected at least one flow");
+  const RealNvp& first = *singles.front();
+  LATF_REQUIRE(first.models_ == 0, "flow stack: flow 0 is itself stacked");
+  const int count = static_cast<int>(singles.size());
+  RealNvp stacked(first.dim_, first.config_, first.device_, Uninitialised{count});
+  for (int m = 0; m < count; ++m) {
+    const RealNvp& f = *singles[m];
+    LATF_REQUIRE(f.models_ == 0 && f.dim_ == first.dim_ && f.layers() == first.layers() &&
+                     f.config_.hidden == first.config_.hidden && f.config_.scale_clamp == first.config_.scale_clamp,
+                 "flow stack: flow ", m, " (d = ", f.dim_, ", ", f.layers(), " layers, hidden ", f.config_.hidden,
+                 ", scale_clamp ", f.config_.scale_clamp, ") differs from flow 0");
+    copy_into_model(f.params_, stacked.params_, m);
+  }
+  return stacked;
+}
+
+RealNvp RealNvp::model(int m) const {
+  LATF_REQUIRE(models_ > 0, "RealNvp::model: not a stacked flow");
+  RealNvp single(dim_, config_, device_, Uninitialised{0});
+  copy_from_model(params_, m, single.params_);
+  return single;
+}
 
 }  // namespace latf::models

@@ -30,7 +30,17 @@ class RealNvp {
   FlowOutputs normalize(autodiff::Tape& tape, autodiff::Var u) const;  // F: u → z
   FlowOutputs generate(autodiff::Tape& tape, autodiff::Var z) const;   // G: z → u
 
+  // Stacked flows (autodiff/ops.hpp): M flows of one architecture, parameters [M, ...], masks
+  // shared; normalize/generate then take [M, B, d] and give log-dets [M, B].
+  int models() const { return models_; }
+  static RealNvp stack(const std::vector<const RealNvp*>& singles);
+  RealNvp model(int m) const;  // slot m as a single flow
+
  private:
+  struct Uninitialised {
+    int models = 0;
+  };
+  RealNvp(int dim, const FlowConfig& config, const Device& device, Uninitialised stack);  // declared, zeros
   struct Layer {
     int scale = -1, shift = -1, a = -1;
     std::vector<float> mask_values;
@@ -39,6 +49,8 @@ class RealNvp {
   FlowOutputs run(autodiff::Tape& tape, autodiff::Var x, kernels::CouplingDirection direction) const;
 
   int dim_;
+  int models_ = 0;
+  Device device_;
   FlowConfig config_;
   autodiff::ParameterSet params_;
   std::vector<Layer> layers_;

@@ -12,24 +12,26 @@ SpibModel::SpibModel(const SpibShape& shape, const Device& device) : shape_(shap
   const SpibConfig& c = shape.config;
   LATF_REQUIRE(shape.inputs >= 1, "SPIB inputs: expected ≥ 1 descriptor, got ", shape.inputs);
   LATF_REQUIRE(shape.states >= 2, "SPIB states: expected ≥ 2, got ", shape.states);
+  const int m = shape.models;
+  LATF_REQUIRE(m >= 0, "SPIB models: expected ≥ 0, got ", m);
   if (c.encoder == EncoderKind::Linear) {
-    encoder_.push_back(declare_linear(params_, "encoder.0", shape.inputs, c.latent_dim));
+    encoder_.push_back(declare_linear(params_, "encoder.0", shape.inputs, c.latent_dim, m));
   } else {
-    encoder_.push_back(declare_linear(params_, "encoder.0", shape.inputs, c.encoder_width));
-    encoder_.push_back(declare_linear(params_, "encoder.1", c.encoder_width, c.encoder_width));
-    encoder_.push_back(declare_linear(params_, "encoder.2", c.encoder_width, c.latent_dim));
+    encoder_.push_back(declare_linear(params_, "encoder.0", shape.inputs, c.encoder_width, m));
+    encoder_.push_back(declare_linear(params_, "encoder.1", c.encoder_width, c.encoder_width, m));
+    encoder_.push_back(declare_linear(params_, "encoder.2", c.encoder_width, c.latent_dim, m));
   }
   if (c.input_dependent_variance) {
     const int features = c.encoder == EncoderKind::Linear ? shape.inputs : c.encoder_width;
-    variance_head_ = declare_linear(params_, "log_variance_head", features, c.latent_dim);
+    variance_head_ = declare_linear(params_, "log_variance_head", features, c.latent_dim, m);
   } else {
-    log_variance_ = params_.declare("log_variance", {1});
+    log_variance_ = params_.declare("log_variance", stacked_shape({1}, m));
   }
-  decoder_.push_back(declare_linear(params_, "decoder.0", c.latent_dim, c.decoder_width));
-  decoder_.push_back(declare_linear(params_, "decoder.1", c.decoder_width, c.decoder_width));
-  decoder_.push_back(declare_linear(params_, "decoder.2", c.decoder_width, shape.states));
-  pseudo_inputs_ = params_.declare("pseudo_inputs", {shape.states, shape.inputs});
-  mixture_logits_ = params_.declare("mixture_logits", {shape.states});
+  decoder_.push_back(declare_linear(params_, "decoder.0", c.latent_dim, c.decoder_width, m));
+  decoder_.push_back(declare_linear(params_, "decoder.1", c.decoder_width, c.decoder_width, m));
+  decoder_.push_back(declare_linear(params_, "decoder.2", c.decoder_width, shape.states, m));
+  pseudo_inputs_ = params_.declare("pseudo_inputs", stacked_shape({shape.states, shape.inputs}, m));
+  mixture_logits_ = params_.declare("mixture_logits", stacked_shape({shape.states}, m));
   params_.allocate(device);  // zeros: log σ² = 0 and uniform mixture weights, as in the reference
 }
 
@@ -66,6 +68,7 @@ Var SpibModel::pseudo_inputs(Tape& tape) const { return bind(tape, params_, pseu
 Var SpibModel::mixture_logits(Tape& tape) const { return bind(tape, params_, mixture_logits_); }
 
 SpibModel SpibModel::with_states(const std::vector<int>& keep) const {
+  LATF_REQUIRE(models() == 0, "with_states: a stacked SPIB model refines one slot at a time (model, set_model)");
   LATF_REQUIRE(keep.size() >= 2, "label refinement left ", keep.size(),
                " state(s); at least two metastable states are needed");
   SpibShape shape = shape_;
@@ -92,10 +95,59 @@ SpibModel SpibModel::with_states(const std::vector<int>& keep) const {
 }
 
 void SpibModel::set_pseudo_input(int state, const float* frame) {
+  LATF_REQUIRE(models() == 0, "set_pseudo_input: a stacked SPIB model sets slots with set_model");
   LATF_REQUIRE(state >= 0 && state < shape_.states, "pseudo-input index ", state, " outside [0, ", shape_.states, ")");
   std::vector<float> values(frame, frame + shape_.inputs);
   Tensor row = params_.value(pseudo_inputs_).view(static_cast<std::int64_t>(state) * shape_.inputs, {shape_.inputs});
   row.copy_from(Tensor::from_vector(values, {shape_.inputs}, row.device()));
+}
+
+SpibModel SpibModel::stack(const std::vector<const SpibModel*>& singles) {
+  LATF_REQUIRE(!singles.empty(), "SPIB stack: expected at least one model");
+  SpibShape shape = singles.front()->shape();
+  LATF_REQUIRE(shape.models == 0, "SPIB stack: model 0 is itself stacked");
+  shape.models = static_cast<int>(singles.size());
+  SpibModel stacked(shape, singles.front()->parameters().flat_values().device());
+  for (int m = 0; m < shape.models; ++m) {
+    const SpibShape& s = singles[m]->shape();
+    LATF_REQUIRE(s.models == 0 && s.inputs == shape.inputs && s.states == shape.states &&
+                     s.config.encoder == shape.config.encoder && s.config.latent_dim == shape.config.latent_dim &&
+                     s.config.encoder_width == shape.config.encoder_width &&
+                     s.config.decoder_width == shape.config.decoder_width &&
+                     s.config.input_dependent_variance == shape.config.input_dependent_variance,
+                 "SPIB stack: model ", m, " (", s.inputs, " inputs, ", s.states,
+                 " states) differs in shape or architecture from model 0 (", shape.inputs, " inputs, ", shape.states,
+                 " states)");
+    copy_into_model(singles[m]->parameters(), stacked.params_, m);
+  }
+  return stacked;
+}
+
+SpibModel SpibModel::model(int m, int live_states) const {
+  LATF_REQUIRE(models() > 0, "SpibModel::model: not a stacked model");
+  LATF_REQUIRE(live_states >= 2 && live_states <= shape_.states, "SpibModel::model: live states ", live_states,
+               " outside [2, ", shape_.states, "]");
+  SpibShape shape = shape_;
+  shape.models = 0;
+  shape.states = live_states;
+  SpibModel single(shape, params_.flat_values().device());
+  copy_from_model(params_, m, single.params_);
+  return single;
+}
+
+void SpibModel::set_model(int m, const SpibModel& single) {
+  LATF_REQUIRE(models() > 0, "SpibModel::set_model: not a stacked model");
+  LATF_REQUIRE(m >= 0 && m < models(), "SpibModel::set_model: model ", m, " outside [0, ", models(), ")");
+  // Kill every state of the slot first; the copy then revives the single's states.
+  const auto fill_slot = [&](int index, double value) {
+    const std::int64_t per_model = params_.shape(index).numel() / models();
+    params_.value(index).reshape({params_.shape(index).numel()}).view(m * per_model, {per_model}).fill(value);
+  };
+  fill_slot(decoder_.back().weight, 0.0);
+  fill_slot(decoder_.back().bias, kDeadStateLogit);
+  fill_slot(mixture_logits_, kDeadStateLogit);
+  fill_slot(pseudo_inputs_, 0.0);
+  copy_into_model(single.params_, params_, m);
 }
 
 }  // namespace latf::models

@@ -14,7 +14,13 @@ struct SpibShape {
   int inputs = 0;  // D
   int states = 0;  // K
   SpibConfig config;
+  int models = 0;  // 0: one model; M ≥ 1: M stacked models, every parameter [M, ...] (autodiff/ops.hpp)
 };
+
+// The logit bias of a dead state in a stacked model (below). Finite, so that NaN checks stay
+// quiet, and so negative that exp(logit − max) is exactly 0: the state takes no probability,
+// no prior weight and no gradient.
+constexpr float kDeadStateLogit = -1e30f;
 
 class SpibModel {
  public:
@@ -39,8 +45,20 @@ class SpibModel {
   // decoder's output rows and the pseudo-inputs of the kept states survive, mixture logits are
   // reset to uniform (METHOD §3 refinement steps 2–3).
   SpibModel with_states(const std::vector<int>& keep) const;
-  // Sets pseudo-input k to the given (normalised) frame.
+  // Sets pseudo-input k to the given (normalised) frame. Single model only.
   void set_pseudo_input(int state, const float* frame);
+
+  // Stacked models: the forward methods above run all M at once on stacked inputs [M, B, D].
+  // Label refinement shrinks models independently, so slot m keeps its live states first and
+  // the rest of the K slots dead (decoder row 0 with bias kDeadStateLogit, mixture logit
+  // kDeadStateLogit, pseudo-input 0).
+  int models() const { return shape_.models; }
+  // M = singles.size() stacked copies; every single has this class's single shape.
+  static SpibModel stack(const std::vector<const SpibModel*>& singles);
+  // Slot m as a single model over its first `live_states` states.
+  SpibModel model(int m, int live_states) const;
+  // Writes a single model over K' ≤ K states into slot m; the slot's other states become dead.
+  void set_model(int m, const SpibModel& single);
 
  private:
   SpibModel(const SpibShape& shape, const Device& device);  // declared and allocated, not initialised

@@ -9,12 +9,21 @@
 #include "engine/random_fill.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/permutation.hpp"
-#include "models/inference.hpp"
+#include "models/refinement.hpp"
 
 namespace latf::models {
 
 using autodiff::Tape;
 using autodiff::Var;
+
+std::string divergence_message(Phase phase, int epoch, std::int64_t step, bool training, const std::string& what) {
+  const std::string where =
+      step >= 0 ? concat(", step ", step)
+                : std::string(" (found at the epoch's end, where an epoch without per-step checks reads its "
+                              "losses; the step is not known)");
+  return concat("training diverged in the ", phase_name(phase), " phase, epoch ", epoch, where,
+                training ? "" : " (validation)", ": ", what);
+}
 
 Trainer::Trainer(const LatfConfig& config, Dataset& dataset, const Device& device)
     : config_(config), dataset_(dataset), device_(device) {
@@ -62,12 +71,7 @@ LossParts Trainer::run_epoch(Phase phase, Split split, bool training, int round,
   const auto diverged = [&](std::int64_t step, const std::string& what) {  // step < 0: not known
     roll_back();
     if (on_divergence_) on_divergence_();  // e.g. make sure the last good checkpoint is on disk
-    const std::string where =
-        step >= 0 ? concat(", step ", step)
-                  : std::string(" (found at the epoch's end, where an epoch without per-step checks reads its "
-                                "losses; the step is not known)");
-    throw BackendError(concat("training diverged in the ", phase_name(phase), " phase, epoch ", epoch, where,
-                              training ? "" : " (validation)", ": ", what));
+    throw BackendError(divergence_message(phase, epoch, step, training, what));
   };
   for (std::int64_t start = 0, step = 0; start < total; start += pc.batch_size, ++step) {
     const std::int64_t count = std::min<std::int64_t>(pc.batch_size, total - start);
@@ -144,51 +148,9 @@ void Trainer::roll_back() {
 }
 
 void Trainer::refine_labels() {
-  // (1) relabel every frame by the decoder applied to its encoded mean: the target of pair
-  // (t, t+Δt) becomes argmax_k q(k | μ(x_{t+Δt})).
-  const Tensor means = encode_normalized(model_, dataset_.inputs());
-  std::vector<std::int64_t> labels = decode_states(model_, means);
-  const int old_states = model_.spib->states();
-  const std::vector<float>& w = dataset_.frame_weights();
-  std::vector<double> population(old_states, 0.0);
-  for (std::size_t f = 0; f < labels.size(); ++f) population[labels[f]] += w[f];
-  // (2) drop empty states and shrink the decoder.
-  std::vector<int> keep, renumber(old_states, -1);
-  for (int k = 0; k < old_states; ++k)
-    if (population[k] > 0) {
-      renumber[k] = static_cast<int>(keep.size());
-      keep.push_back(k);
-    }
-  LATF_REQUIRE(keep.size() >= 2, "label refinement: only ", keep.size(),
-               " state remains populated; the data show no second metastable state at this lag and β");
-  for (std::int64_t& l : labels) l = renumber[l];
-  auto next = std::make_unique<SpibModel>(model_.spib->with_states(keep));
-  // (3) pseudo-input of each state = the frame whose μ is nearest the state's weighted mean μ.
-  const int d = config_.spib.latent_dim;
-  const float* mu = means.data<float>();
-  std::vector<double> centre(keep.size() * d, 0.0), mass(keep.size(), 0.0);
-  for (std::size_t f = 0; f < labels.size(); ++f) {
-    mass[labels[f]] += w[f];
-    for (int j = 0; j < d; ++j) centre[labels[f] * d + j] += w[f] * mu[f * d + j];
-  }
-  std::vector<double> best(keep.size(), INFINITY);
-  std::vector<std::int64_t> nearest(keep.size(), 0);
-  for (std::size_t k = 0; k < keep.size(); ++k)
-    for (int j = 0; j < d; ++j) centre[k * d + j] /= mass[k];
-  for (std::size_t f = 0; f < labels.size(); ++f) {
-    const std::int64_t k = labels[f];
-    double dist = 0;
-    for (int j = 0; j < d; ++j) dist += (mu[f * d + j] - centre[k * d + j]) * (mu[f * d + j] - centre[k * d + j]);
-    if (dist < best[k]) {
-      best[k] = dist;
-      nearest[k] = static_cast<std::int64_t>(f);
-    }
-  }
-  const float* x = dataset_.inputs().data<float>();
-  for (std::size_t k = 0; k < keep.size(); ++k)
-    next->set_pseudo_input(static_cast<int>(k), x + nearest[k] * dataset_.descriptors());
-  dataset_.relabel(std::move(labels), static_cast<int>(keep.size()));
-  model_.spib = std::move(next);
+  Refinement r = refine_states(model_, dataset_);
+  dataset_.relabel(std::move(r.labels), r.states);
+  model_.spib = std::move(r.spib);
 }
 
 void Trainer::train_phase(Phase phase, const EpochCallback& on_epoch) {

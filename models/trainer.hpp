@@ -45,6 +45,10 @@ struct StepProgress {
   double seconds = 0;               // host time since the epoch's first step began
 };
 
+// The message of a divergence: phase, epoch, step (< 0: found at the epoch's end), whether it was
+// the validation pass, and what was found.
+std::string divergence_message(Phase phase, int epoch, std::int64_t step, bool training, const std::string& what);
+
 class Trainer {
  public:
   using EpochCallback = std::function<void(const EpochRecord&)>;

@@ -229,6 +229,61 @@ TEST_F(CliGridTest, FlagReplacesTheListOfItsKey) {
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
+// --stacked: the same grid trained as one stack of models gives each combination what the
+// sequential grid gives it (the data set is the same here: only β and a learning rate vary).
+TEST_F(CliGridTest, StackedGridMatchesTheSequentialGrid) {
+  const std::string config = "[spib]\nbeta = [0.001, 0.01]\n[joint_phase]\nlearning_rate = [1e-3, 3e-3]\n";
+  const CliResult sequential = train(config, {"--quiet"});
+  ASSERT_EQ(sequential.code, 0) << sequential.err;
+  fs::rename(path("run"), path("sequential"));
+  const CliResult stacked = train(config, {"--stacked"});
+  ASSERT_EQ(stacked.code, 0) << stacked.err;
+  EXPECT_NE(stacked.out.find("stacked: 4 models trained together"), std::string::npos) << stacked.out;
+  const auto rows = read_tsv(path("run") + "/summary.tsv");
+  const auto before = read_tsv(path("sequential") + "/summary.tsv");
+  ASSERT_EQ(rows.size(), 5u);
+  const auto& header = rows[0];
+  for (std::size_t k = 1; k < rows.size(); ++k) {
+    SCOPED_TRACE(rows[k][column(header, "folder")]);
+    EXPECT_EQ(rows[k][column(header, "folder")], before[k][column(header, "folder")]);
+    EXPECT_EQ(rows[k][column(header, "status")], "ok");
+    for (const char* same : {"train_loss", "validation_loss", "states", "epochs"})
+      EXPECT_EQ(rows[k][column(header, same)], before[k][column(header, same)]) << same;
+    const std::string folder = "/" + rows[k][column(header, "folder")];
+    for (const char* file : {"model.latf", "config.json", "traj_0_labels.npy", "representative_inputs.npy"})
+      EXPECT_TRUE(fs::exists(path("run") + folder + "/" + file)) << file;
+    EXPECT_EQ(slurp(path("run") + folder + "/traj_0_latent_mean.npy"),
+              slurp(path("sequential") + folder + "/traj_0_latent_mean.npy"));
+  }
+}
+
+TEST_F(CliGridTest, StackedDivergedCombinationIsKeptAsItsLastGoodEpoch) {
+  const CliResult r = train("[joint_phase]\nlearning_rate = [1e30, 1e-3]\n", {"--stacked", "--quiet"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("1 of 2 grid combinations failed"), std::string::npos) << r.err;
+  const std::string run = path("run");
+  const std::string diverged = "0_joint_phase.learning_rate=1e+30", fine = "1_joint_phase.learning_rate=0.001";
+  EXPECT_TRUE(fs::exists(run + "/" + diverged + ".failed/model.latf"));
+  EXPECT_TRUE(fs::exists(run + "/" + diverged + ".failed/history.json"));
+  EXPECT_TRUE(fs::exists(run + "/" + fine + "/traj_0_latent_mean.npy"));
+  const auto rows = read_tsv(run + "/summary.tsv");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1][column(rows[0], "status")], "diverged");
+  EXPECT_NE(rows[1][column(rows[0], "message")].find("diverged in the joint phase"), std::string::npos);
+  EXPECT_EQ(rows[2][column(rows[0], "status")], "ok");
+}
+
+TEST_F(CliGridTest, StackedNeedsAGridWhoseCombinationsShareAStack) {
+  CliResult r = train("lag = [2, 3]\n", {"--stacked"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--stacked: grid combination 1_lag=3 differs from 0_lag=2 in 'lag'"), std::string::npos) << r.err;
+  expect_no_run_dir();
+  r = train("lag = 2\n", {"--stacked"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--config has no list-valued key"), std::string::npos) << r.err;
+  expect_no_run_dir();
+}
+
 struct BadList {
   const char* name;
   const char* toml;

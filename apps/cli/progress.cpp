@@ -11,9 +11,4 @@ std::unique_ptr<ProgressBar> stderr_progress_bar(bool quiet, bool forced) {
   return std::make_unique<ProgressBar>(std::cerr);
 }
 
-void show_progress(models::Trainer& trainer, ProgressBar* bar) {
-  if (bar == nullptr) return;
-  trainer.set_step_callback([bar](const models::StepProgress& p) { bar->update(p); });
-}
-
 }  // namespace latf::cli

@@ -96,7 +96,12 @@ class ProgressBar {
 // always; otherwise only when stderr is a terminal, so that logs and captured output stay clean.
 std::unique_ptr<ProgressBar> stderr_progress_bar(bool quiet, bool forced);
 
-// Feeds `bar` (may be null: then the trainer gets no callback) from the trainer's steps.
-void show_progress(models::Trainer& trainer, ProgressBar* bar);
+// Feeds `bar` (may be null: then the trainer gets no callback) from the steps of a Trainer or a
+// StackedTrainer.
+template <class AnyTrainer>
+void show_progress(AnyTrainer& trainer, ProgressBar* bar) {
+  if (bar == nullptr) return;
+  trainer.set_step_callback([bar](const models::StepProgress& p) { bar->update(p); });
+}
 
 }  // namespace latf::cli

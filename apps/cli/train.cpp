@@ -20,6 +20,7 @@
 #include "data/npy.hpp"
 #include "models/checkpoint.hpp"
 #include "models/inference.hpp"
+#include "models/stacked_trainer.hpp"
 #include "models/trainer.hpp"
 
 namespace latf::cli {
@@ -30,7 +31,7 @@ struct TrainOptions {
   std::vector<std::string> data;
   std::string temperatures, out, device = "auto";
   ConfigFlags flags;
-  bool quiet = false, overwrite = false, progress = false;
+  bool quiet = false, overwrite = false, progress = false, stacked = false;
 };
 
 void print_epoch(const models::EpochRecord& r) {
@@ -54,30 +55,68 @@ Tensor representative_inputs(const models::LatfModel& model) {
   return pseudo;
 }
 
+// The training set of `config` (its lag, split, seed and initial states) from the trajectories.
+models::Dataset build_dataset(const models::LatfConfig& config, const std::vector<models::Trajectory>& trajectories,
+                              const Device& device, bool quiet) {
+  models::DatasetOptions data_options;
+  data_options.lag = config.lag;
+  data_options.reference_temperature = config.reference_temperature;
+  data_options.validation_fraction = config.validation_fraction;
+  data_options.seed = config.seed;
+  data_options.initial_states = config.spib.initial_states;
+  models::Dataset dataset = models::Dataset::build(trajectories, data_options);
+  if (!quiet)
+    std::printf("data: %zu trajectories, %lld frames, %d descriptors, %d initial states, T_ref = %g, device %s\n",
+                trajectories.size(), static_cast<long long>(dataset.frames()), dataset.descriptors(), dataset.states(),
+                dataset.reference_temperature(), device.str().c_str());
+  return dataset;
+}
+
+const std::map<std::string, std::string> kMetadata = {{"created_by", "latf train"}};
+
+// Every output file of a finished run (apps/cli/README.md), into the existing `folder`.
+void write_run(const models::LatfModel& model, const nlohmann::ordered_json& history,
+               const std::vector<double>& populations, const std::vector<models::Trajectory>& trajectories,
+               const std::filesystem::path& folder) {
+  const auto file = [&folder](const std::string& name) { return (folder / name).string(); };
+  models::save_checkpoint(file("model.latf"), model, kMetadata);
+  write_json(file("config.json"), models::config_to_json(model.config));
+  write_json(file("history.json"), history);
+  for (std::size_t k = 0; k < trajectories.size(); ++k)
+    write_encoded(models::encode_frames(model, trajectories[k].frames), file("traj_" + std::to_string(k) + "_"));
+  data::write_npy(file("state_populations.npy"), populations, {static_cast<std::int64_t>(populations.size())});
+  data::write_npy(file("representative_inputs.npy"), representative_inputs(model));
+}
+
+// After each epoch of a run: the epoch in the history and the result, and the model as the last
+// good checkpoint, kept should a later epoch diverge.
+void record_epoch(const models::EpochRecord& r, const models::LatfModel& model, const std::filesystem::path& folder,
+                  nlohmann::ordered_json& history, RunResult& result) {
+  history.push_back(history_entry(r));
+  models::save_checkpoint((folder / "model.latf").string(), model, kMetadata);
+  result.partial = true;
+  result.train_loss = r.train.total;
+  result.validation_loss = r.validation.total;
+  result.states = r.states;
+  ++result.epochs;
+}
+
+// A run that failed after an epoch keeps its history and configuration next to the checkpoint.
+void keep_partial_run(const models::LatfConfig& config, const nlohmann::ordered_json& history,
+                      const std::filesystem::path& folder) {
+  write_json((folder / "history.json").string(), history);
+  write_json((folder / "config.json").string(), models::config_to_json(config));
+}
+
 // Dataset, both training phases and every output file of one run, written into `folder` (which
 // exists). Nothing escapes as an exception: the result says how the run ended, and one that
 // failed after an epoch leaves the last good checkpoint, history.json and config.json behind.
 RunResult train_once(const models::LatfConfig& config, const std::vector<models::Trajectory>& trajectories,
                      const Device& device, const std::filesystem::path& folder, bool quiet, bool progress) {
   const auto start = std::chrono::steady_clock::now();
-  const auto file = [&folder](const std::string& name) { return (folder / name).string(); };
   RunResult result;
   try {
-    std::vector<Tensor> raw;
-    for (const auto& t : trajectories) raw.push_back(t.frames);
-    models::DatasetOptions data_options;
-    data_options.lag = config.lag;
-    data_options.reference_temperature = config.reference_temperature;
-    data_options.validation_fraction = config.validation_fraction;
-    data_options.seed = config.seed;
-    data_options.initial_states = config.spib.initial_states;
-    models::Dataset dataset = models::Dataset::build(trajectories, data_options);
-    if (!quiet)
-      std::printf("data: %zu trajectories, %lld frames, %d descriptors, %d initial states, T_ref = %g, device %s\n",
-                  raw.size(), static_cast<long long>(dataset.frames()), dataset.descriptors(), dataset.states(),
-                  dataset.reference_temperature(), device.str().c_str());
-
-    const std::map<std::string, std::string> metadata = {{"created_by", "latf train"}};
+    models::Dataset dataset = build_dataset(config, trajectories, device, quiet);
     models::Trainer trainer(config, dataset, device);
     trainer.set_divergence_hook([&result] { result.diverged = true; });
     const std::unique_ptr<ProgressBar> bar = stderr_progress_bar(quiet, progress);
@@ -85,34 +124,16 @@ RunResult train_once(const models::LatfConfig& config, const std::vector<models:
     nlohmann::ordered_json history = nlohmann::ordered_json::array();
     try {
       trainer.train([&](const models::EpochRecord& r) {
-        history.push_back(history_entry(r));
-        // The last good state, kept should a later epoch diverge.
-        models::save_checkpoint(file("model.latf"), trainer.model(), metadata);
-        result.partial = true;
-        result.train_loss = r.train.total;
-        result.validation_loss = r.validation.total;
-        result.states = r.states;
-        ++result.epochs;
+        record_epoch(r, trainer.model(), folder, history, result);
         if (bar) bar->clear();  // the summary line replaces the bar
         if (!quiet) print_epoch(r);
       });
     } catch (const std::exception&) {
-      if (result.partial) {
-        write_json(file("history.json"), history);
-        write_json(file("config.json"), models::config_to_json(config));
-      }
+      if (result.partial) keep_partial_run(config, history, folder);
       throw;
     }
     result.partial = false;  // from here on a failure is an I/O error, not a partial run
-
-    models::save_checkpoint(file("model.latf"), trainer.model(), metadata);
-    write_json(file("config.json"), models::config_to_json(config));
-    write_json(file("history.json"), history);
-    for (std::size_t k = 0; k < raw.size(); ++k)
-      write_encoded(models::encode_frames(trainer.model(), raw[k]), file("traj_" + std::to_string(k) + "_"));
-    const std::vector<double> populations = dataset.train_populations();
-    data::write_npy(file("state_populations.npy"), populations, {static_cast<std::int64_t>(populations.size())});
-    data::write_npy(file("representative_inputs.npy"), representative_inputs(trainer.model()));
+    write_run(trainer.model(), history, dataset.train_populations(), trajectories, folder);
     result.states = dataset.states();
     result.ok = true;
   } catch (...) {
@@ -122,11 +143,69 @@ RunResult train_once(const models::LatfConfig& config, const std::vector<models:
   return result;
 }
 
+// --stacked: every combination trains at once in one StackedTrainer, on the data set of the first
+// combination (its seed makes the split and the initial states), each into its folder under
+// `out`. Returns one result per combination; a model that diverged is kept as its last good epoch.
+std::vector<RunResult> train_stacked(const std::vector<models::LatfConfig>& configs, const std::vector<GridPoint>& points,
+                                     const std::vector<models::Trajectory>& trajectories, const Device& device,
+                                     StagedDirectory& out, bool quiet, bool progress) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<RunResult> results(configs.size());
+  std::vector<nlohmann::ordered_json> histories(configs.size(), nlohmann::ordered_json::array());
+  std::vector<std::filesystem::path> folders;
+  for (const GridPoint& point : points) {
+    folders.push_back(out.file(point.folder));
+    std::filesystem::create_directories(folders.back());
+  }
+  models::Dataset dataset = build_dataset(configs.front(), trajectories, device, quiet);
+  models::StackedTrainer trainer(configs, dataset, device);
+  if (!quiet) std::printf("stacked: %zu models trained together\n", configs.size());
+  const std::unique_ptr<ProgressBar> bar = stderr_progress_bar(quiet, progress);
+  show_progress(trainer, bar.get());
+  trainer.train([&](int m, const models::EpochRecord& r) {
+    record_epoch(r, trainer.model(m), folders[m], histories[m], results[m]);
+    if (bar) bar->clear();
+    if (!quiet) {
+      std::printf("[%0*d] ", static_cast<int>(std::to_string(configs.size() - 1).size()), m);
+      print_epoch(r);
+    }
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (std::size_t m = 0; m < configs.size(); ++m) {
+    RunResult& result = results[m];
+    const int model = static_cast<int>(m);
+    result.seconds = seconds;  // one pass for all
+    try {
+      if (!trainer.failure(model).empty()) {
+        result.diverged = trainer.failure(model).find("diverged") != std::string::npos;
+        if (result.partial) keep_partial_run(configs[m], histories[m], folders[m]);
+        throw std::runtime_error(trainer.failure(model));
+      }
+      result.partial = false;
+      write_run(trainer.model(model), histories[m], dataset.train_populations(trainer.frame_labels(model),
+                                                                               trainer.states(model)),
+                trajectories, folders[m]);
+      result.states = trainer.states(model);
+      result.ok = true;
+    } catch (...) {
+      result.error = std::current_exception();
+    }
+  }
+  return results;
+}
+
 void run_train(const TrainOptions& o) {
   const ResolvedConfig resolved = resolve_config(o.flags);
   const std::vector<GridPoint> points = expand_grid(resolved.grid);
   // Every combination is checked before anything is created.
   const std::vector<models::LatfConfig> configs = grid_configurations(resolved.config, resolved.grid, points);
+  if (o.stacked && resolved.grid.empty())
+    throw UsageError("--stacked trains the combinations of a grid together; --config has no list-valued key");
+  if (o.stacked)
+    for (std::size_t k = 1; k < configs.size(); ++k)
+      if (const std::string key = models::stacking_conflict(configs[0], configs[k]); !key.empty())
+        throw UsageError("--stacked: grid combination " + points[k].folder + " differs from " + points[0].folder +
+                         " in '" + key + "'; a stack shares data, architecture and batch sizes");
   const std::vector<double> temperatures =
       o.temperatures.empty() ? std::vector<double>{} : parse_temperatures(o.temperatures, "--temperatures");
   const Device device = device_option(o.device);
@@ -135,10 +214,13 @@ void run_train(const TrainOptions& o) {
   const std::vector<models::Trajectory> trajectories = load_trajectories(o.data, temperatures);
 
   if (!resolved.grid.empty()) {
+    std::vector<RunResult> stacked;
+    if (o.stacked) stacked = train_stacked(configs, points, trajectories, device, out, o.quiet, o.progress);
+    std::size_t next = 0;  // run_grid asks for the combinations in order
     const int failed = run_grid(
         resolved.grid, points, configs, out,
         [&](const models::LatfConfig& config, const std::filesystem::path& folder) {
-          return train_once(config, trajectories, device, folder, o.quiet, o.progress);
+          return o.stacked ? stacked.at(next++) : train_once(config, trajectories, device, folder, o.quiet, o.progress);
         },
         o.quiet);
     if (failed > 0)
@@ -177,6 +259,9 @@ void add_train_command(CLI::App& app) {
   train->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   add_config_flags(*train, o->flags);
   train->add_flag("--overwrite", o->overwrite, "Replace an existing run directory");
+  train->add_flag("--stacked", o->stacked,
+                  "Train all grid combinations together as one stack of models (same data, architecture and batch "
+                  "sizes; seed, beta, tau and phase settings may vary)");
   train->add_flag("--quiet", o->quiet, "No per-epoch output and no progress bar");
   train->add_flag("--progress", o->progress, "Draw the progress bar on stderr even when it is not a terminal");
   train->callback([o] { run_train(*o); });

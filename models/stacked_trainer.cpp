@@ -1,0 +1,405 @@
+#include "models/stacked_trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "engine/error.hpp"
+#include "engine/random_fill.hpp"
+#include "kernels/elementwise.hpp"
+#include "kernels/gather.hpp"
+#include "kernels/permutation.hpp"
+#include "models/refinement.hpp"
+
+namespace latf::models {
+
+using autodiff::Tape;
+using autodiff::Var;
+
+std::string stacking_conflict(const LatfConfig& a, const LatfConfig& b) {
+  const std::pair<bool, const char*> checks[] = {
+      {a.lag == b.lag, "lag"},
+      {a.reference_temperature == b.reference_temperature, "reference_temperature"},
+      {a.validation_fraction == b.validation_fraction, "validation_fraction"},
+      {a.spib.encoder == b.spib.encoder, "spib.encoder"},
+      {a.spib.latent_dim == b.spib.latent_dim, "spib.latent_dim"},
+      {a.spib.encoder_width == b.spib.encoder_width, "spib.encoder_width"},
+      {a.spib.decoder_width == b.spib.decoder_width, "spib.decoder_width"},
+      {a.spib.input_dependent_variance == b.spib.input_dependent_variance, "spib.input_dependent_variance"},
+      {a.spib.initial_states == b.spib.initial_states, "spib.initial_states"},
+      {a.flow.layers == b.flow.layers, "flow.layers"},
+      {a.flow.hidden == b.flow.hidden, "flow.hidden"},
+      {a.flow.scale_clamp == b.flow.scale_clamp, "flow.scale_clamp"},
+      {a.spib_phase.batch_size == b.spib_phase.batch_size, "spib_phase.batch_size"},
+      {a.joint_phase.batch_size == b.joint_phase.batch_size, "joint_phase.batch_size"},
+  };
+  for (const auto& [same, key] : checks)
+    if (!same) return key;
+  return {};
+}
+
+// One model's course through training, as a Trainer would keep it.
+struct StackedTrainer::Slot {
+  LatfConfig config;
+  std::vector<std::int64_t> labels;  // per frame
+  kernels::Indices device_labels;    // the same on the training device
+  int states = 0;                    // live states (the first `states` of the stack's K)
+  std::vector<EpochRecord> history;
+  std::uint64_t noise_stream = 1u << 20;  // as Trainer's
+  kernels::Indices order;                 // this epoch's shuffle
+  // The running phase.
+  bool active = false;
+  int round = 0, since_refinement = 0, calm_epochs = 0;
+  double previous_loss = NAN;
+  std::vector<double> previous_population;
+  // Divergence: what happened, and the model as it was at the end of its last good epoch.
+  std::string failure;
+  std::unique_ptr<LatfModel> last_good;
+};
+
+struct StackedTrainer::EpochLosses {
+  std::vector<LossParts> parts;           // per model
+  std::vector<std::int64_t> diverged_at;  // per model: −2 fine, −1 found at the epoch's end, else the step
+  std::vector<std::string> what;
+};
+
+namespace {
+
+constexpr std::int64_t kFine = -2;
+
+const PhaseConfig& phase_config(const LatfConfig& config, Phase phase) {
+  return phase == Phase::Spib ? config.spib_phase : config.joint_phase;
+}
+
+Tensor snapshot_of(const autodiff::ParameterSet& set) {
+  return set.allocated() && set.size() > 0 ? set.flat_values().clone() : Tensor();
+}
+
+// Copies slot m of every parameter back from a flat snapshot of the whole stacked set.
+void restore_slot(autodiff::ParameterSet& set, const Tensor& snapshot, int m, int models) {
+  if (!snapshot.defined()) return;
+  Tensor flat = set.flat_values();
+  for (int i = 0; i < set.count(); ++i) {
+    const std::int64_t per_model = set.shape(i).numel() / models;
+    const std::int64_t at = set.offset(i) + m * per_model;
+    flat.view(at, {per_model}).copy_from(snapshot.view(at, {per_model}));
+  }
+}
+
+// Model m's slice of a stacked tensor [M, rows, ...].
+Tensor model_slice(const Tensor& stacked, int m, const Shape& single) {
+  return stacked.view(m * single.numel(), single);
+}
+
+}  // namespace
+
+StackedTrainer::StackedTrainer(std::vector<LatfConfig> configs, Dataset& dataset, const Device& device)
+    : dataset_(dataset), device_(device) {
+  LATF_REQUIRE(!configs.empty(), "stacked training: expected at least one model configuration");
+  for (std::size_t m = 1; m < configs.size(); ++m) {
+    const std::string key = stacking_conflict(configs[0], configs[m]);
+    LATF_REQUIRE(key.empty(), "stacked training: model ", m, " differs from model 0 in '", key,
+                 "'; models trained together may differ only in seed, spib.beta, flow.tau and the phases' "
+                 "learning rates, decay and stopping rules");
+  }
+  dataset_.place_on(device_);
+  step_checks_ = device_.is_cpu();
+  normalization_ = dataset.normalization();
+  reference_temperature_ = dataset.reference_temperature();
+  std::vector<LatfModel> singles;
+  std::vector<const SpibModel*> spibs;
+  std::vector<const RealNvp*> flows;
+  std::vector<float> betas, taus;
+  for (const LatfConfig& config : configs) {
+    singles.push_back(LatfModel::create(config, dataset.descriptors(), dataset.states(), normalization_,
+                                        reference_temperature_, device));
+    Slot slot;
+    slot.config = config;
+    slot.labels = dataset.frame_labels();
+    slot.device_labels = kernels::Indices::from_vector(slot.labels, device_);
+    slot.states = dataset.states();
+    slots_.push_back(std::move(slot));
+    betas.push_back(static_cast<float>(config.spib.beta));
+    taus.push_back(static_cast<float>(config.flow.tau));
+  }
+  for (const LatfModel& single : singles) {
+    spibs.push_back(single.spib.get());
+    flows.push_back(single.flow.get());
+  }
+  spib_ = std::make_unique<SpibModel>(SpibModel::stack(spibs));
+  flow_ = std::make_unique<RealNvp>(RealNvp::stack(flows));
+  const Shape per_model{models()};
+  betas_ = Tensor::from_vector(betas, per_model, device_);
+  taus_ = Tensor::from_vector(taus, per_model, device_);
+}
+
+StackedTrainer::~StackedTrainer() = default;
+
+int StackedTrainer::models() const { return static_cast<int>(slots_.size()); }
+
+const StackedTrainer::Slot& StackedTrainer::slot(int m) const {
+  LATF_REQUIRE(m >= 0 && m < models(), "stacked trainer: model ", m, " outside [0, ", models(), ")");
+  return slots_[m];
+}
+
+const LatfConfig& StackedTrainer::config(int m) const { return slot(m).config; }
+const std::vector<EpochRecord>& StackedTrainer::history(int m) const { return slot(m).history; }
+const std::string& StackedTrainer::failure(int m) const { return slot(m).failure; }
+int StackedTrainer::states(int m) const { return slot(m).states; }
+const std::vector<std::int64_t>& StackedTrainer::frame_labels(int m) const { return slot(m).labels; }
+
+LatfModel StackedTrainer::model(int m) const {
+  const Slot& s = slot(m);
+  LatfModel single;
+  single.config = s.config;
+  single.normalization = normalization_;
+  single.reference_temperature = reference_temperature_;
+  if (s.last_good) {  // a copy of the kept model, through a stack of one
+    single.spib = std::make_unique<SpibModel>(SpibModel::stack({s.last_good->spib.get()}).model(0, s.states));
+    single.flow = std::make_unique<RealNvp>(RealNvp::stack({s.last_good->flow.get()}).model(0));
+  } else {
+    single.spib = std::make_unique<SpibModel>(spib_->model(m, s.states));
+    single.flow = std::make_unique<RealNvp>(flow_->model(m));
+  }
+  return single;
+}
+
+void StackedTrainer::set_learning_rates(Phase phase) {
+  // A model out of the running phase keeps its weights: rate 0.
+  std::vector<float> rates(models(), 0.f);
+  for (int m = 0; m < models(); ++m) {
+    const Slot& s = slots_[m];
+    const PhaseConfig& pc = phase_config(s.config, phase);
+    if (s.active) rates[m] = static_cast<float>(pc.learning_rate * std::pow(pc.lr_decay, s.since_refinement));
+  }
+  spib_adam_->set_learning_rates(rates);
+  if (flow_adam_) flow_adam_->set_learning_rates(rates);
+}
+
+StackedTrainer::EpochLosses StackedTrainer::run_epoch(Phase phase, Split split, bool training, int epoch) {
+  const int count_models = models();
+  const std::int64_t batch_size = phase_config(slots_[0].config, phase).batch_size;  // shared by the stack
+  const int d = slots_[0].config.spib.latent_dim, descriptors = dataset_.descriptors(), states = spib_->states();
+  const std::int64_t total = dataset_.pairs(split);
+  // Each model shuffles with its own seed and epoch count, as its Trainer would; validation keeps
+  // the split's order. A model out of the phase reads the split in order (its batches only feed
+  // a frozen update).
+  for (Slot& s : slots_) {
+    s.order = kernels::Indices();
+    if (training && s.active) {
+      s.order = kernels::Indices::empty(total, device_);
+      kernels::permutation(s.order, s.config.seed, 10'000 + s.history.size());
+    }
+  }
+  kernels::PairSource source = dataset_.pair_source(split);
+  source.states = states;  // the stack's width; model m's labels stay below its live count
+  Tensor sums = step_checks_ ? Tensor() : Tensor::zeros({2, count_models}, device_);  // reconstruction, prior
+  Tape tape;
+  tape.set_check_finite(false);  // one model's NaN must not stop the others: losses are checked per model
+  tape.set_grad_enabled(training);
+  EpochLosses losses;
+  losses.parts.assign(count_models, LossParts{});
+  losses.diverged_at.assign(count_models, kFine);
+  losses.what.assign(count_models, std::string());
+  const auto diverged = [&](int m, std::int64_t step, const std::string& what) {
+    if (losses.diverged_at[m] != kFine) return;  // the first finding counts
+    losses.diverged_at[m] = step;
+    losses.what[m] = what;
+  };
+  const bool report_steps = training && on_step_;
+  StepProgress progress;
+  progress.phase = phase;
+  progress.epoch = epoch;
+  for (const Slot& s : slots_) progress.round = std::max(progress.round, s.round);
+  progress.steps_in_epoch = (total + batch_size - 1) / batch_size;
+  const auto epoch_start = report_steps ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  kernels::PairBatch batch;
+  Tensor noise;
+  for (std::int64_t start = 0, step = 0; start < total; start += batch_size, ++step) {
+    const std::int64_t rows = std::min<std::int64_t>(batch_size, total - start);
+    if (!batch.inputs.defined() || batch.inputs.dim(1) != rows) {  // the full shape, then the last batch's
+      batch.inputs = Tensor::empty({count_models, rows, descriptors}, device_);
+      batch.targets = Tensor::empty({count_models, rows, states}, device_);
+      batch.weights = Tensor::empty({count_models, rows}, device_);
+      batch.inverse_temperature = Tensor::empty({count_models, rows}, device_);
+      noise = Tensor::empty({count_models, rows, d}, device_);
+    }
+    for (int m = 0; m < count_models; ++m) {
+      Slot& s = slots_[m];
+      kernels::PairBatch rows_of_m{model_slice(batch.inputs, m, {rows, descriptors}),
+                                   model_slice(batch.targets, m, {rows, states}),
+                                   model_slice(batch.weights, m, {rows}),
+                                   model_slice(batch.inverse_temperature, m, {rows})};
+      source.labels = s.device_labels;
+      kernels::gather_pairs(source, s.order, start, rows_of_m);
+      Tensor noise_of_m = model_slice(noise, m, {rows, d});
+      const std::uint64_t stream = !training                ? (1ull << 40) + static_cast<std::uint64_t>(step)
+                                   : s.active                ? s.noise_stream++
+                                                             : (1ull << 41) + static_cast<std::uint64_t>(step);
+      fill_normal(noise_of_m, s.config.seed, stream);
+    }
+    tape.clear();
+    if (training) {
+      spib_->parameters().zero_grad();
+      if (flow_adam_) flow_->parameters().zero_grad();
+    }
+    const BatchVars vars{tape.constant(batch.inputs), tape.constant(batch.targets), tape.constant(batch.weights),
+                         tape.constant(batch.inverse_temperature), tape.constant(noise)};
+    const LossVars parts = stacked_latf_loss(tape, *spib_, *flow_, phase, vars, betas_, taus_);
+    const double share = static_cast<double>(rows) / total;
+    const Tensor& reconstruction = tape.value(parts.reconstruction);
+    const Tensor& prior = tape.value(parts.prior);
+    if (step_checks_) {
+      for (int m = 0; m < count_models; ++m) {
+        const Slot& s = slots_[m];
+        if (!s.active && training) continue;
+        // Model m's loss exactly as its Trainer forms it: the same axpby on one element.
+        const Tensor r = reconstruction.view(m, {1}), p = prior.view(m, {1});
+        Tensor loss = Tensor::empty({1});
+        kernels::axpby(1.0, r, s.config.spib.beta, p, loss);
+        const double value = loss.item();
+        if (!std::isfinite(value)) diverged(m, step, concat("loss is ", value));
+        LossParts& sum = losses.parts[m];
+        sum.total += share * value;
+        sum.reconstruction += share * r.item();
+        sum.prior += share * p.item();
+      }
+    } else {
+      Tensor reconstruction_sums = sums.view(0, {count_models}), prior_sums = sums.view(count_models, {count_models});
+      kernels::accumulate_scaled(share, reconstruction, reconstruction_sums);
+      kernels::accumulate_scaled(share, prior, prior_sums);
+    }
+    if (training) {
+      tape.backward(parts.total);
+      spib_adam_->step();
+      if (flow_adam_) flow_adam_->step();
+    }
+    if (report_steps) {
+      progress.step = step + 1;
+      progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+      on_step_(progress);
+    }
+  }
+  if (!step_checks_) {
+    const std::vector<float> read = sums.to_vector();  // the epoch's one host synchronisation
+    for (int m = 0; m < count_models; ++m) {
+      LossParts& sum = losses.parts[m];
+      sum.reconstruction = read[m];
+      sum.prior = read[count_models + m];
+      sum.total = sum.reconstruction + slots_[m].config.spib.beta * sum.prior;
+      if (!std::isfinite(sum.total)) diverged(m, -1, concat("loss is ", sum.total));
+    }
+  }
+  return losses;
+}
+
+void StackedTrainer::fail(int m, Phase phase, int epoch, std::int64_t step, const std::string& what, bool training) {
+  Slot& s = slots_[m];
+  // Back to the end of its last good epoch, with fresh moments: a frozen model's update is then
+  // exactly zero. The copy kept in last_good is what model(m) returns from now on.
+  restore_slot(spib_->parameters(), good_spib_, m, models());
+  restore_slot(flow_->parameters(), good_flow_, m, models());
+  spib_adam_->reset_model(m);
+  if (flow_adam_) flow_adam_->reset_model(m);
+  s.failure = divergence_message(phase, epoch, step, training, what);
+  s.active = false;
+  s.last_good = std::make_unique<LatfModel>(model(m));
+}
+
+void StackedTrainer::refine(int m) {
+  Slot& s = slots_[m];
+  const LatfModel single = model(m);
+  Refinement r = refine_states(single, dataset_);
+  spib_->set_model(m, *r.spib);
+  s.labels = std::move(r.labels);
+  s.states = r.states;
+  s.device_labels = kernels::Indices::from_vector(s.labels, device_);
+  // As Trainer rebuilds its optimizers after a refinement: fresh moments for every live parameter.
+  spib_adam_->reset_model(m);
+  if (flow_adam_) flow_adam_->reset_model(m);
+}
+
+void StackedTrainer::train_phase(Phase phase, const EpochCallback& on_epoch) {
+  spib_adam_ = std::make_unique<autodiff::ModelAdam>(spib_->parameters(), models());
+  flow_adam_.reset();
+  if (phase == Phase::Joint && flow_->parameters().size() > 0)
+    flow_adam_ = std::make_unique<autodiff::ModelAdam>(flow_->parameters(), models());
+  for (Slot& s : slots_) {
+    s.active = s.failure.empty();
+    s.round = s.since_refinement = s.calm_epochs = 0;
+    s.previous_loss = NAN;
+    s.previous_population = dataset_.train_populations(s.labels, s.states);
+  }
+  const auto any_active = [&] { return std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.active; }); };
+  for (int epoch = 0; any_active(); ++epoch) {
+    const auto started = std::chrono::steady_clock::now();
+    good_spib_ = snapshot_of(spib_->parameters());
+    good_flow_ = snapshot_of(flow_->parameters());
+    set_learning_rates(phase);
+    const EpochLosses train = run_epoch(phase, Split::Train, true, epoch);
+    const bool validate = dataset_.pairs(Split::Validation) > 0;
+    const EpochLosses validation = validate ? run_epoch(phase, Split::Validation, false, epoch) : EpochLosses{};
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    for (int m = 0; m < models(); ++m) {
+      Slot& s = slots_[m];
+      if (!s.active) continue;
+      if (train.diverged_at[m] != kFine) {
+        fail(m, phase, epoch, train.diverged_at[m], train.what[m], true);
+        continue;
+      }
+      if (validate && validation.diverged_at[m] != kFine) {
+        fail(m, phase, epoch, validation.diverged_at[m], validation.what[m], false);
+        continue;
+      }
+      const PhaseConfig& pc = phase_config(s.config, phase);
+      EpochRecord record;
+      record.phase = phase;
+      record.epoch = epoch;
+      record.round = s.round;
+      record.learning_rate = pc.learning_rate * std::pow(pc.lr_decay, s.since_refinement);
+      record.train = train.parts[m];
+      if (validate) record.validation = validation.parts[m];
+      record.states = s.states;
+      record.populations = dataset_.train_populations(s.labels, s.states);
+      if (record.populations.size() == s.previous_population.size())
+        for (std::size_t k = 0; k < record.populations.size(); ++k)
+          if (s.previous_population[k] > 0)
+            record.population_change =
+                std::max(record.population_change,
+                         std::abs(record.populations[k] - s.previous_population[k]) / s.previous_population[k]);
+      s.previous_population = record.populations;
+      record.seconds = seconds;  // the stack's epoch: every model's share of one pass
+      s.history.push_back(record);
+      if (on_epoch) on_epoch(m, record);
+
+      s.calm_epochs = std::abs(record.train.total - s.previous_loss) < pc.tolerance ? s.calm_epochs + 1 : 0;
+      s.previous_loss = record.train.total;
+      ++s.since_refinement;
+      const bool converged = s.calm_epochs >= pc.patience || s.since_refinement >= pc.max_epochs;
+      if (!converged) continue;
+      if (s.round >= pc.refinements) {
+        s.active = false;  // this phase is over for model m; it waits frozen
+        continue;
+      }
+      try {
+        refine(m);
+      } catch (const InvalidArgument& e) {  // too few states left: this model cannot go on
+        s.failure = e.what();
+        s.active = false;
+        s.last_good = std::make_unique<LatfModel>(model(m));
+        continue;
+      }
+      ++s.round;
+      s.since_refinement = 0;
+      s.calm_epochs = 0;
+      s.previous_loss = NAN;
+    }
+  }
+}
+
+void StackedTrainer::train(const EpochCallback& on_epoch) {
+  train_phase(Phase::Spib, on_epoch);
+  train_phase(Phase::Joint, on_epoch);
+}
+
+}  // namespace latf::models
