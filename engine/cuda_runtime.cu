@@ -73,4 +73,33 @@ void memset_zero(void* ptr, std::size_t bytes, int index) {
   LATF_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, current_stream(index)));
 }
 
+void begin_capture(int index) {
+  set_device(index);
+  LATF_CUDA_CHECK(cudaStreamBeginCapture(current_stream(index), cudaStreamCaptureModeRelaxed));
+}
+
+void* end_capture(int index) {
+  cudaGraph_t graph = nullptr;
+  LATF_CUDA_CHECK(cudaStreamEndCapture(current_stream(index), &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);  // the executable graph keeps what it needs
+  LATF_CUDA_CHECK(status);
+  return exec;
+}
+
+void abort_capture(int index) {
+  cudaGraph_t graph = nullptr;
+  if (cudaStreamEndCapture(current_stream(index), &graph) == cudaSuccess && graph != nullptr) cudaGraphDestroy(graph);
+  cudaGetLastError();  // the failed capture's error is the caller's to report
+}
+
+void launch_graph(void* graph, int index) {
+  LATF_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(graph), current_stream(index)));
+}
+
+void destroy_graph(void* graph) {
+  if (graph != nullptr) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph));
+}
+
 }  // namespace latf::cuda

@@ -18,4 +18,14 @@ void memset_zero(void* ptr, std::size_t bytes, int index);
 // The stream every kernel of a device is queued on (a cudaStream_t behind a void*).
 void* stream(int index);
 
+// CUDA Graphs (engine/step_graph.hpp): record the work queued on the device's stream from
+// begin_capture to end_capture (relaxed mode: the memory pool may still allocate), and get it back
+// as an executable graph (a cudaGraphExec_t behind a void*). abort_capture ends a capture whose
+// recording failed and discards it.
+void begin_capture(int index);
+void* end_capture(int index);
+void abort_capture(int index);
+void launch_graph(void* graph, int index);
+void destroy_graph(void* graph);
+
 }  // namespace latf::cuda

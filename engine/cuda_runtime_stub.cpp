@@ -16,6 +16,11 @@ void free_device(void*, int) { no_backend(); }
 void copy(void*, const void*, std::size_t, CopyKind, int) { no_backend(); }
 void memset_zero(void*, std::size_t, int) { no_backend(); }
 void* stream(int) { no_backend(); }
+void begin_capture(int) { no_backend(); }
+void* end_capture(int) { no_backend(); }
+void abort_capture(int) { no_backend(); }
+void launch_graph(void*, int) { no_backend(); }
+void destroy_graph(void*) {}
 
 }  // namespace latf::cuda
 

@@ -11,6 +11,12 @@
 
 namespace latf {
 
+struct Reservation {
+  Device device;
+  std::map<std::size_t, std::vector<MemoryBlock*>> free;  // released blocks, for the same recording
+  std::vector<MemoryBlock*> blocks;                       // every block it owns
+};
+
 std::size_t pool_size_class(std::size_t bytes) {
   constexpr std::size_t kMinimum = 256;
   if (bytes <= kMinimum) return kMinimum;
@@ -32,7 +38,10 @@ class Pool {
     ++stats_.requests;
     MemoryBlock* block = nullptr;
     auto& free_list = free_[size];
-    if (!free_list.empty()) {
+    if (recording_ != nullptr && !recording_->free[size].empty()) {  // the recording's own first
+      block = recording_->free[size].back();
+      recording_->free[size].pop_back();
+    } else if (!free_list.empty()) {
       block = free_list.back();
       free_list.pop_back();
     } else {
@@ -44,6 +53,10 @@ class Pool {
       stats_.bytes_reserved += size;
       free_list.reserve(free_list.size() + 1);  // room to take this block back without allocating
     }
+    if (recording_ != nullptr && block->reservation == nullptr) {
+      block->reservation = recording_;
+      recording_->blocks.push_back(block);
+    }
     stats_.bytes_in_use += size;
     block->references.store(1);
     return block;
@@ -52,7 +65,33 @@ class Pool {
   void release(MemoryBlock* block) {
     std::lock_guard<std::mutex> guard(lock_);
     stats_.bytes_in_use -= block->bytes;
-    free_[block->bytes].push_back(block);
+    if (block->reservation != nullptr) {
+      block->reservation->free[block->bytes].push_back(block);
+    } else {
+      free_[block->bytes].push_back(block);
+    }
+  }
+
+  Reservation* begin_reservation() {
+    std::lock_guard<std::mutex> guard(lock_);
+    LATF_REQUIRE(recording_ == nullptr, "memory pool of ", device_.str(), ": a graph recording is already running");
+    recording_ = new Reservation{device_, {}, {}};
+    return recording_;
+  }
+
+  void end_reservation() {
+    std::lock_guard<std::mutex> guard(lock_);
+    recording_ = nullptr;
+  }
+
+  void release_reservation(Reservation* reservation) {
+    std::lock_guard<std::mutex> guard(lock_);
+    if (recording_ == reservation) recording_ = nullptr;
+    for (auto& [size, blocks] : reservation->free)
+      for (MemoryBlock* block : blocks) free_[size].push_back(block);
+    // Blocks still in use go back to the pool when their tensors release them.
+    for (MemoryBlock* block : reservation->blocks) block->reservation = nullptr;
+    delete reservation;
   }
 
   void release_cached() {
@@ -90,6 +129,7 @@ class Pool {
   Device device_;
   std::mutex lock_;
   std::map<std::size_t, std::vector<MemoryBlock*>> free_;
+  Reservation* recording_ = nullptr;
   PoolStats stats_;
 };
 
@@ -123,5 +163,11 @@ void release_block(MemoryBlock* block) { pool_for(block->device).release(block);
 PoolStats pool_stats(const Device& device) { return pool_for(device).stats(); }
 
 void release_cached_memory(const Device& device) { pool_for(device).release_cached(); }
+
+Reservation* begin_reservation(const Device& device) { return pool_for(device).begin_reservation(); }
+void end_reservation(const Device& device) { pool_for(device).end_reservation(); }
+void release_reservation(Reservation* reservation) {
+  if (reservation != nullptr) pool_for(reservation->device).release_reservation(reservation);
+}
 
 }  // namespace latf

@@ -11,11 +11,14 @@
 
 namespace latf {
 
+struct Reservation;  // below
+
 struct MemoryBlock {
   void* data = nullptr;
   std::size_t bytes = 0;  // capacity of the size class
   Device device;
   std::atomic<int> references{0};
+  Reservation* reservation = nullptr;  // set while a recorded graph owns the block
 };
 
 struct PoolStats {
@@ -33,5 +36,16 @@ PoolStats pool_stats(const Device& device);
 void release_cached_memory(const Device& device);
 // The size class a request of `bytes` is rounded up to (exposed for tests).
 std::size_t pool_size_class(std::size_t bytes);
+
+// Memory for a recorded CUDA Graph (engine/step_graph.hpp). A replayed graph writes to the very
+// addresses it was recorded with, including those of temporaries that were released during the
+// recording. So between begin_reservation and end_reservation every block the device's pool hands
+// out is reserved: once released it waits on the reservation's own free list, where only later
+// requests of the same recording find it, never the rest of the program. release_reservation
+// gives every block back to the pool (the blocks still held by tensors when those release them).
+// One reservation per device at a time.
+Reservation* begin_reservation(const Device& device);
+void end_reservation(const Device& device);
+void release_reservation(Reservation* reservation);
 
 }  // namespace latf
