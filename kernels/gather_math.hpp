@@ -50,4 +50,46 @@ LATF_HD void pair_gather_row(const PairGatherArgs& a, std::int64_t row) {
   a.out_inverse_temperature[row] = a.inverse_temperature[t];
 }
 
+// The stacked gather: M models in one pass over shared frames, weights, factors and pair list,
+// each model with its own labels, its own order and its own block of the batch. Model m's view is
+// the single gather's arguments offset by m strides, so every row is written by pair_gather_row.
+struct StackedPairGatherArgs {
+  PairGatherArgs model0;                // model 0's pointers; its `start` is not used
+  const std::int64_t* start = nullptr;  // batch position of row 0: one word in the source's memory
+  std::int64_t rows = 0;                // B, the rows of each model
+  std::int64_t positions = 0;           // P, the pairs of the split (= length of each order)
+  std::int64_t label_stride = 0;        // F: model m's labels start at m·F
+  std::int64_t order_stride = 0;        // P, or 0 without orders
+};
+
+// Model m's single-gather arguments for a batch that starts at position `start`.
+LATF_HD PairGatherArgs stacked_pair_gather_model(const StackedPairGatherArgs& a, std::int64_t m, std::int64_t start) {
+  PairGatherArgs out = a.model0;
+  out.labels += m * a.label_stride;
+  if (out.order != nullptr) out.order += m * a.order_stride;
+  out.start = start;
+  out.out_inputs += m * a.rows * out.descriptors;
+  out.out_targets += m * a.rows * out.states;
+  out.out_weights += m * a.rows;
+  out.out_inverse_temperature += m * a.rows;
+  return out;
+}
+
+// A row the GPU cannot gather because the start read from device memory puts it outside the
+// split (the host cannot check that value without synchronising): zeros, data weight 0, so the
+// row adds nothing to a weighted loss and no out-of-range memory is read.
+LATF_HD void pair_gather_empty_row(const PairGatherArgs& a, std::int64_t row) {
+  for (std::int64_t j = 0; j < a.descriptors; ++j) a.out_inputs[row * a.descriptors + j] = 0.f;
+  for (std::int64_t s = 0; s < a.states; ++s) a.out_targets[row * a.states + s] = 0.f;
+  a.out_weights[row] = 0.f;
+  a.out_inverse_temperature[row] = 0.f;
+}
+
+// The batch position after a step of `by` rows: back to 0 once it reaches `wrap` (the split's
+// pair count), so the counter runs from epoch to epoch without a host write.
+LATF_HD std::int64_t advanced_position(std::int64_t position, std::int64_t by, std::int64_t wrap) {
+  const std::int64_t next = position + by;
+  return next >= wrap ? 0 : next;
+}
+
 }  // namespace latf::kernels

@@ -30,6 +30,12 @@ class RealNvp {
   FlowOutputs normalize(autodiff::Tape& tape, autodiff::Var u) const;  // F: u → z
   FlowOutputs generate(autodiff::Tape& tape, autodiff::Var z) const;   // G: z → u
 
+  // Whether normalize/generate run the whole stack as one fused op (autodiff::coupling_stack) or
+  // layer by layer (autodiff::coupling, its oracle). Default: fused on CUDA where its kernels
+  // cover the shape, layer by layer on the CPU (faster there). Not saved with the model.
+  bool fused() const { return fused_; }
+  void set_fused(bool on);
+
   // Stacked flows (autodiff/ops.hpp): M flows of one architecture, parameters [M, ...], masks
   // shared; normalize/generate then take [M, B, d] and give log-dets [M, B].
   int models() const { return models_; }
@@ -50,6 +56,8 @@ class RealNvp {
 
   int dim_;
   int models_ = 0;
+  bool fused_ = false;
+  Tensor masks_;  // [L, d], every layer's mask, for the fused stack
   Device device_;
   FlowConfig config_;
   autodiff::ParameterSet params_;

@@ -12,11 +12,14 @@
 // whose loss turns NaN/Inf is rolled back to its weights at the end of its last good epoch and
 // frozen for good; the others train on (failure(m) says what happened).
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "autodiff/optimizer.hpp"
+#include "engine/step_graph.hpp"
+#include "kernels/permutation.hpp"
 #include "models/trainer.hpp"
 
 namespace latf::models {
@@ -41,6 +44,10 @@ class StackedTrainer {
   // divergence names its step; off (the GPU default) they are summed on the device and read once
   // per epoch. The tape's own NaN check stays off: it would stop every model for one.
   void set_step_checks(bool on) { step_checks_ = on; }
+  // Without step checks on a CUDA device (the default there), each step shape is recorded once as
+  // a CUDA Graph and replayed (engine/step_graph.hpp): every step-to-step change — batch position,
+  // noise streams, Adam's step counts — lives in device memory. Off: every step is queued op by op.
+  void set_graphs(bool on) { graphs_on_ = on; }
   void set_step_callback(Trainer::StepCallback on_step) { on_step_ = std::move(on_step); }
 
   int models() const;
@@ -59,6 +66,7 @@ class StackedTrainer {
  private:
   struct Slot;
   struct EpochLosses;
+  struct StepState;
   EpochLosses run_epoch(Phase phase, Split split, bool training, int epoch);
   void set_learning_rates(Phase phase);
   void refine(int m);
@@ -75,7 +83,16 @@ class StackedTrainer {
   std::unique_ptr<autodiff::ModelAdam> spib_adam_, flow_adam_;
   Tensor betas_, taus_;           // [M] on the device
   Tensor good_spib_, good_flow_;  // flat values at the start of the running epoch
+  // What a step reads on the device, at fixed addresses so that a recorded step can replay:
+  kernels::Indices labels_;     // [M·F] every model's frame labels (kernels/gather.hpp)
+  kernels::Indices orders_;     // [M·P] the epoch's shuffles of the training pairs
+  kernels::Indices position_;   // [1] the batch's first position, advanced by each step
+  kernels::Indices seeds_, streams_;  // [M] noise seed and stream of each model, streams advanced per step
+  Tensor sums_;                 // [2, M] the epoch's reconstruction and prior sums (no step checks)
+  std::map<std::int64_t, std::unique_ptr<StepState>> steps_;  // per step shape: batch, noise, tape
+  std::unique_ptr<StepGraphs> graphs_;
   bool step_checks_ = true;
+  bool graphs_on_ = true;
   Trainer::StepCallback on_step_;
 };
 

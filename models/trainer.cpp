@@ -16,6 +16,12 @@ namespace latf::models {
 using autodiff::Tape;
 using autodiff::Var;
 
+void LossParts::add_step(double share, double step_total, double step_reconstruction, double step_prior) {
+  total += share * step_total;
+  reconstruction += share * step_reconstruction;
+  prior += share * step_prior;
+}
+
 std::string divergence_message(Phase phase, int epoch, std::int64_t step, bool training, const std::string& what) {
   const std::string where =
       step >= 0 ? concat(", step ", step)
@@ -95,9 +101,7 @@ LossParts Trainer::run_epoch(Phase phase, Split split, bool training, int round,
     if (read_each_step) {
       const double loss_value = tape.value(parts.total).item();
       if (!std::isfinite(loss_value)) diverged(step, concat("loss is ", loss_value));
-      sum.total += share * loss_value;
-      sum.reconstruction += share * tape.value(parts.reconstruction).item();
-      sum.prior += share * tape.value(parts.prior).item();
+      sum.add_step(share, loss_value, tape.value(parts.reconstruction).item(), tape.value(parts.prior).item());
     } else {
       const Var summed[3] = {parts.total, parts.reconstruction, parts.prior};
       for (int i = 0; i < 3; ++i) {

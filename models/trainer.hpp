@@ -21,6 +21,9 @@ namespace latf::models {
 
 struct LossParts {
   double total = 0, reconstruction = 0, prior = 0;  // prior: the KL (SPIB) or flow NLL (joint) term, before β
+  // Adds one step's losses with weight `share` (its rows / the epoch's). One compiled copy, so that
+  // every trainer rounds an epoch's sums alike (the compiler may fuse a·b + c differently elsewhere).
+  void add_step(double share, double step_total, double step_reconstruction, double step_prior);
 };
 
 struct EpochRecord {
