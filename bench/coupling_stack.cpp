@@ -8,6 +8,7 @@
 #include "bench/bench_support.hpp"
 #include "bench/op_cases.hpp"
 #include "engine/error.hpp"
+#include "kernels/coupling_stack.hpp"
 
 namespace latf::bench {
 
@@ -72,6 +73,27 @@ Runner make_coupling_stack(const Device& device, std::int64_t batch) {
             stack->forward(*tape, u);
           },
           [=] { stack->step(*tape, u); }};
+}
+
+Runner make_coupling_stack_fused(const Device& device, std::int64_t batch) {
+  auto stack = std::make_shared<CouplingStack>(device);
+  const kernels::CouplingSpec spec = CouplingStack::spec();
+  constexpr int L = CouplingStack::kLayers, d = CouplingStack::kDim;
+  std::vector<float> masks;
+  for (int l = 0; l < L; ++l) masks.insert(masks.end(), {l % 2 == 0 ? 1.f : 0.f, l % 2 == 0 ? 0.f : 1.f});
+  const Tensor mask = Tensor::from_vector(masks, {L, d}, device);
+  const Tensor params = stack->parameters().flat_values();
+  const Tensor u = random_normal({batch, d}, device, 1);
+  // The chain's loss gradient: 1/(N·d) per z element, 1/N per log-det (see CouplingStack::forward).
+  const Tensor dz = Tensor::full({batch, d}, 1.0 / (batch * d), device), dlog_det = Tensor::full({batch}, 1.0 / batch, device);
+  Tensor z = Tensor::empty({batch, d}, device), log_det = Tensor::empty({batch}, device);
+  Tensor du = Tensor::zeros({batch, d}, device), dparams = Tensor::zeros(params.shape(), device);
+  auto forward = [=]() mutable { kernels::coupling_stack_forward(u, mask, params, spec, L, z, log_det); };
+  return {forward, [=]() mutable {
+            forward();
+            dparams.zero();
+            kernels::coupling_stack_backward(u, mask, params, spec, L, dz, dlog_det, du, dparams);
+          }};
 }
 
 namespace {

@@ -206,6 +206,7 @@ const std::vector<OpCase>& op_cases() {
       {"axpby", make_axpby},
       {"adam", make_adam},
       {"coupling_stack", make_coupling_stack},
+      {"coupling_stack_fused", make_coupling_stack_fused},
   };
   return cases;
 }

@@ -26,5 +26,7 @@ const std::vector<OpCase>& op_cases();
 
 // The headline case, defined in coupling_stack.cpp.
 Runner make_coupling_stack(const Device& device, std::int64_t batch);
+// The same stack, weights and input as one fused op per direction (kernels/coupling_stack.hpp).
+Runner make_coupling_stack_fused(const Device& device, std::int64_t batch);
 
 }  // namespace latf::bench
