@@ -161,10 +161,11 @@ else
   skip epoch_gpu_engine "needs a CUDA device, the CUDA build and the data set"
 fi
 
-# Batched models: the training step of 1, 8 and 64 stacked models against one model's, on the GPU.
+# Batched models: the training step of 1, 8 and 64 stacked models against one model's, on the GPU,
+# queued op by op and replayed as a CUDA Graph.
 if ((gpu && cuda_built && built)) && [[ -x "$build_dir/bench/latf_stacked_bench" ]]; then
   step stacked_gpu 90 "$build_dir/bench/latf_stacked_bench" --device cuda --models 1,8,64 --budget 1 \
-    --json "$out/stacked_gpu.json"
+    --graphs on --json "$out/stacked_gpu.json"
 else
   skip stacked_gpu "needs a CUDA device and the CUDA build"
 fi

@@ -6,7 +6,9 @@
 // is not included (the batch stays fixed). Reference three-hole shapes: D = 2, d = 2, linear
 // encoder, decoder width 16, 10 coupling layers of width 16, batch 512.
 //   latf_stacked_bench --json PATH [--device cpu|cuda] [--models 1,8,64] [--phases spib,joint]
-//                      [--batch B] [--states K] [--budget SECONDS]
+//                      [--batch B] [--states K] [--budget SECONDS] [--graphs on|off]
+// --graphs on (CUDA): each stacked case is timed again with its step recorded once as a CUDA Graph
+// and replayed (engine/step_graph.hpp), as StackedTrainer runs it on a GPU.
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -15,6 +17,8 @@
 #include "bench/bench_support.hpp"
 #include "engine/error.hpp"
 #include "engine/random_fill.hpp"
+#include "engine/step_graph.hpp"
+#include "kernels/permutation.hpp"
 #include "models/latf_model.hpp"
 #include "models/loss.hpp"
 
@@ -27,6 +31,7 @@ struct Options {
   std::vector<std::string> phases = {"spib", "joint"};
   int batch = 512, states = 4;
   double budget = 2.0;
+  bool graphs = false;  // also time the stacked steps replayed as CUDA Graphs (CUDA only)
   std::string json_path, command;
 };
 
@@ -45,6 +50,7 @@ Options parse(int argc, char** argv) {
     else if (arg == "--batch") o.batch = std::stoi(value);
     else if (arg == "--states") o.states = std::stoi(value);
     else if (arg == "--budget") o.budget = std::stod(value);
+    else if (arg == "--graphs") o.graphs = value == "on";
     else if (arg == "--json") o.json_path = value;
     else throw InvalidArgument(concat("unknown option ", arg));
   }
@@ -125,7 +131,7 @@ Case time_single(models::Phase phase, const Options& o) {
   return Case{models::phase_name(phase), "single", 1, t.seconds_per_call, t.calls};
 }
 
-Case time_stacked(models::Phase phase, int count, const Options& o) {
+Case time_stacked(models::Phase phase, int count, bool graphs, const Options& o) {
   std::vector<models::LatfModel> singles;
   std::vector<const models::SpibModel*> spibs;
   std::vector<const models::RealNvp*> flows;
@@ -145,27 +151,27 @@ Case time_stacked(models::Phase phase, int count, const Options& o) {
   BatchTensors b = make_batch(count, o);
   autodiff::Tape tape;
   tape.set_check_finite(false);
-  std::uint64_t stream = 0;
-  const std::int64_t per_model = static_cast<std::int64_t>(o.batch) * 2;
-  const Timing t = time_calls(
-      [&] {
-        tape.clear();
-        spib.parameters().zero_grad();
-        if (joint) flow.parameters().zero_grad();
-        for (int m = 0; m < count; ++m) {  // as the trainer draws it: one stream per model
-          Tensor slice = b.noise.view(m * per_model, {o.batch, 2});
-          fill_normal(slice, static_cast<std::uint64_t>(m), stream);
-        }
-        ++stream;
-        const models::BatchVars vars{tape.constant(b.inputs), tape.constant(b.targets), tape.constant(b.weights),
-                                     tape.constant(b.inverse_temperature), tape.constant(b.noise)};
-        const models::LossVars loss = models::stacked_latf_loss(tape, spib, flow, phase, vars, betas, taus);
-        tape.backward(loss.total);
-        spib_adam.step();
-        if (joint) flow_adam.step();
-      },
-      o.device, o.budget);
-  return Case{models::phase_name(phase), "stacked", count, t.seconds_per_call, t.calls};
+  // Noise as the trainer draws it: one seed and stream per model, the streams advanced on the device.
+  std::vector<std::int64_t> seeds(count);
+  for (int m = 0; m < count; ++m) seeds[m] = m;
+  const kernels::Indices seed_list = kernels::Indices::from_vector(seeds, o.device);
+  const kernels::Indices streams = kernels::Indices::from_vector(std::vector<std::int64_t>(count, 0), o.device);
+  const auto step = [&] {
+    tape.clear();
+    spib.parameters().zero_grad();
+    if (joint) flow.parameters().zero_grad();
+    fill_normal_stacked(b.noise, seed_list, streams);
+    advance_streams(streams);
+    const models::BatchVars vars{tape.constant(b.inputs), tape.constant(b.targets), tape.constant(b.weights),
+                                 tape.constant(b.inverse_temperature), tape.constant(b.noise)};
+    const models::LossVars loss = models::stacked_latf_loss(tape, spib, flow, phase, vars, betas, taus);
+    tape.backward(loss.total);
+    spib_adam.step();
+    if (joint) flow_adam.step();
+  };
+  StepGraphs recorded(o.device);
+  const Timing t = time_calls([&] { graphs ? recorded.run(0, step) : step(); }, o.device, o.budget);
+  return Case{models::phase_name(phase), graphs ? "stacked_graph" : "stacked", count, t.seconds_per_call, t.calls};
 }
 
 int run(int argc, char** argv) {
@@ -176,10 +182,13 @@ int run(int argc, char** argv) {
     const models::Phase phase = name == "spib" ? models::Phase::Spib : models::Phase::Joint;
     cases.push_back(time_single(phase, o));
     std::cerr << name << " single: " << cases.back().seconds_per_step * 1e3 << " ms/step\n";
-    for (int m : o.models) {
-      cases.push_back(time_stacked(phase, m, o));
-      std::cerr << name << " stacked M=" << m << ": " << cases.back().seconds_per_step * 1e3 << " ms/step\n";
-    }
+    for (int m : o.models)
+      for (bool graphs : {false, true}) {
+        if (graphs && !(o.graphs && o.device.is_cuda())) continue;
+        cases.push_back(time_stacked(phase, m, graphs, o));
+        std::cerr << name << " " << cases.back().path << " M=" << m << ": " << cases.back().seconds_per_step * 1e3
+                  << " ms/step\n";
+      }
   }
   std::ostringstream out;
   out << "{\n  \"implementation\": \"latf-engine\",\n  \"benchmark\": \"stacked_training_step\",\n  \"device\": \""

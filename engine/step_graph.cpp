@@ -38,7 +38,7 @@ void StepGraphs::run(std::int64_t key, const std::function<void()>& step) {
       recording.graph = cuda::end_capture(device_.index);
     } catch (const std::exception& e) {
       release_reservation(recording.memory);
-      throw BackendError(concat("the training step cannot be recorded as a CUDA Graph (it must not synchronise "
+      throw GraphRecordingError(concat("the training step cannot be recorded as a CUDA Graph (it must not synchronise "
                                 "with the host or reallocate its buffers between steps): ",
                                 e.what()));
     }

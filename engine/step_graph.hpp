@@ -12,15 +12,23 @@
 //  - whatever changes from one step to the next is read from device memory, not passed as a
 //    kernel argument (the batch position, the noise streams, Adam's step counts);
 //  - it never synchronises with the host (no copy to or from host memory, no read of a value).
-// A step that breaks the last rule fails its capture with a BackendError that says so.
+// A step that breaks the last rule fails its capture with a GraphRecordingError that says so.
 #include <cstdint>
 #include <functional>
 #include <map>
 
 #include "engine/device.hpp"
+#include "engine/error.hpp"
 #include "engine/memory.hpp"
 
 namespace latf {
+
+// Thrown when a step cannot be recorded. Nothing of the step has run then (a recording queues
+// nothing), so the caller may run it op by op instead.
+class GraphRecordingError : public BackendError {
+ public:
+  using BackendError::BackendError;
+};
 
 class StepGraphs {
  public:

@@ -296,11 +296,17 @@ StackedTrainer::EpochLosses StackedTrainer::run_epoch(Phase phase, Split split, 
         if (flow_adam_) flow_adam_->step();
       }
     };
-    if (record) {
-      graphs_->run(key, step);
-    } else {
-      step();
+    bool done = false;
+    if (record && graphs_on_) {
+      try {
+        graphs_->run(key, step);
+        done = true;
+      } catch (const GraphRecordingError& e) {  // nothing of the step ran: queue it op by op from now on
+        graphs_on_ = false;
+        graph_fallback_ = e.what();
+      }
     }
+    if (!done) step();
     if (step_checks_) {
       const std::vector<float> reconstruction = st.tape.value(st.loss.reconstruction).to_vector();
       const std::vector<float> prior = st.tape.value(st.loss.prior).to_vector();

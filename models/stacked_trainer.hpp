@@ -47,7 +47,10 @@ class StackedTrainer {
   // Without step checks on a CUDA device (the default there), each step shape is recorded once as
   // a CUDA Graph and replayed (engine/step_graph.hpp): every step-to-step change — batch position,
   // noise streams, Adam's step counts — lives in device memory. Off: every step is queued op by op.
+  // A step that cannot be recorded (a bug: something in it synchronises with the host) is run op
+  // by op instead, from then on; graph_fallback() then says why (empty otherwise).
   void set_graphs(bool on) { graphs_on_ = on; }
+  const std::string& graph_fallback() const { return graph_fallback_; }
   void set_step_callback(Trainer::StepCallback on_step) { on_step_ = std::move(on_step); }
 
   int models() const;
@@ -93,6 +96,7 @@ class StackedTrainer {
   std::unique_ptr<StepGraphs> graphs_;
   bool step_checks_ = true;
   bool graphs_on_ = true;
+  std::string graph_fallback_;
   Trainer::StepCallback on_step_;
 };
 

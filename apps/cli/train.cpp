@@ -170,6 +170,8 @@ std::vector<RunResult> train_stacked(const std::vector<models::LatfConfig>& conf
       print_epoch(r);
     }
   });
+  if (!trainer.graph_fallback().empty())
+    std::fprintf(stderr, "latf train: steps ran op by op, not as CUDA Graphs: %s\n", trainer.graph_fallback().c_str());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (std::size_t m = 0; m < configs.size(); ++m) {
     RunResult& result = results[m];

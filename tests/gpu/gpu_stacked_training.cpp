@@ -36,6 +36,7 @@ TEST(GpuStackedTrainer, GraphReplayEqualsOpByOp) {
   eager.set_graphs(false);
   graphs.train();
   eager.train();
+  EXPECT_EQ(graphs.graph_fallback(), "") << "the steps were not replayed as graphs";
   expect_same_histories(graphs, eager, 0.0, "graphs vs op by op");  // the same kernels in the same order
   for (int m = 0; m < graphs.models(); ++m)
     EXPECT_EQ(testing::float_bits(graphs.model(m).spib->parameters().flat_values().to(Device::cpu())),

@@ -37,7 +37,7 @@ TEST(GpuStepGraphs, AStepThatReadsTheDeviceCannotBeRecorded) {
   try {
     graphs.run(1, [&] { (void)x.item(); });
     FAIL() << "expected the recording to fail";
-  } catch (const BackendError& e) {
+  } catch (const GraphRecordingError& e) {
     EXPECT_NE(std::string(e.what()).find("cannot be recorded as a CUDA Graph"), std::string::npos) << e.what();
   }
   EXPECT_EQ(graphs.graphs(), 0u);
