@@ -14,19 +14,19 @@ void weighted_sum_backward_rule(Tape& tape, const Node& node) {
                                  dweights);
 }
 
-}  // namespace
-
-Var weighted_sum(Tape& tape, Var x, Var weights, double scale) {
+// scale · Σ w x into `sums` outputs: [1] (one sum of everything) or [M] (one per model slice).
+Var scaled_sums(Tape& tape, Var x, Var weights, double scale, std::int64_t sums, const char* name,
+                const char* output_name) {
   const Tensor& xv = tape.value(x);
   const Tensor none;
   const Tensor& w = weights.valid() ? tape.value(weights) : none;
-  Tensor out = Tensor::empty({1}, xv.device(), xv.dtype());
+  Tensor out = Tensor::empty({sums}, xv.device(), xv.dtype());
   kernels::weighted_sum_forward(xv, w, scale, out);
   const bool record = tape.should_record({x, weights});
-  Var result = tape.output(out, record, "output of weighted_sum");
+  Var result = tape.output(out, record, output_name);
   if (record) {
     Node node;
-    node.name = "weighted_sum";
+    node.name = name;
     node.backward = weighted_sum_backward_rule;
     node.inputs = {x, weights};
     node.outputs = {result};
@@ -34,6 +34,12 @@ Var weighted_sum(Tape& tape, Var x, Var weights, double scale) {
     tape.record(node);
   }
   return result;
+}
+
+}  // namespace
+
+Var weighted_sum(Tape& tape, Var x, Var weights, double scale) {
+  return scaled_sums(tape, x, weights, scale, 1, "weighted_sum", "output of weighted_sum");
 }
 
 Var weighted_mean(Tape& tape, Var x, Var weights) {
@@ -51,22 +57,7 @@ Var model_weighted_mean(Tape& tape, Var x, Var weights) {
                xv.defined() ? xv.shape().str() : std::string("undefined"));
   const std::int64_t models = xv.dim(0);
   const double scale = 1.0 / static_cast<double>(xv.numel() / models);
-  const Tensor none;
-  const Tensor& w = weights.valid() ? tape.value(weights) : none;
-  Tensor out = Tensor::empty({models}, xv.device(), xv.dtype());
-  kernels::weighted_sum_forward(xv, w, scale, out);
-  const bool record = tape.should_record({x, weights});
-  Var result = tape.output(out, record, "output of model_weighted_mean");
-  if (record) {
-    Node node;
-    node.name = "model_weighted_mean";
-    node.backward = weighted_sum_backward_rule;
-    node.inputs = {x, weights};
-    node.outputs = {result};
-    node.reals[0] = scale;
-    tape.record(node);
-  }
-  return result;
+  return scaled_sums(tape, x, weights, scale, models, "model_weighted_mean", "output of model_weighted_mean");
 }
 
 }  // namespace latf::autodiff

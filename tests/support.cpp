@@ -56,4 +56,27 @@ void expect_invalid_argument(const std::function<void()>& call, const std::strin
   expect_invalid_argument_all(call, {fragment});
 }
 
+std::vector<Tensor> random_slices(std::int64_t models, const Shape& shape, std::uint64_t seed, double low, double high,
+                                  DType dtype) {
+  std::vector<Tensor> out;
+  for (std::int64_t m = 0; m < models; ++m) out.push_back(random_tensor(shape, seed + 17 * m, low, high, dtype));
+  return out;
+}
+
+Tensor stack_slices(const std::vector<Tensor>& slices) {
+  const Shape& s = slices.front().shape();
+  const auto m = static_cast<std::int64_t>(slices.size());
+  const Shape full = s.rank() == 1 ? Shape{m, s[0]} : Shape{m, s[0], s[1]};
+  Tensor out = Tensor::empty(full, slices.front().device(), slices.front().dtype());
+  for (std::int64_t i = 0; i < m; ++i) out.view(i * s.numel(), s).copy_from(slices[i]);
+  return out;
+}
+
+Tensor model_slice(const Tensor& stacked, std::int64_t m) {
+  const Shape& s = stacked.shape();
+  const Shape inner = s.rank() == 1 ? Shape{1} : s.rank() == 2 ? Shape{s[1]} : s.rank() == 3 ? Shape{s[1], s[2]}
+                                                                                       : Shape{s[1], s[2], s[3]};
+  return stacked.view(m * inner.numel(), inner);
+}
+
 }  // namespace latf::testing

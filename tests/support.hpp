@@ -20,6 +20,15 @@ double max_relative_error(const Tensor& a, const Tensor& b);
 double max_relative_error(const std::vector<double>& a, const std::vector<double>& b);
 // The bit patterns of a float32 tensor on any device (exact equality, NaNs included).
 std::vector<std::uint32_t> float_bits(const Tensor& t);
+
+// Batched models (the stacked form of autodiff/ops.hpp). One random tensor per model, each from
+// its own seed, so that the models differ:
+std::vector<Tensor> random_slices(std::int64_t models, const Shape& shape, std::uint64_t seed, double low = -1,
+                                  double high = 1, DType dtype = DType::Float32);
+// [M, ...slice shape] holding the slices in order (slices of rank 1 or 2).
+Tensor stack_slices(const std::vector<Tensor>& slices);
+// Model m's slice of a stacked tensor: a view without the leading dimension ([M] gives [1]).
+Tensor model_slice(const Tensor& stacked, std::int64_t m);
 bool gpu_available();
 
 // Expects `call` to throw latf::InvalidArgument whose message contains `fragment` (or every one

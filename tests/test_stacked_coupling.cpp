@@ -17,24 +17,9 @@ using kernels::CouplingDirection;
 using kernels::CouplingSpec;
 using kernels::MlpShape;
 
-// One random tensor per model, each from its own seed, so that the models differ.
-std::vector<Tensor> random_slices(std::int64_t models, const Shape& shape, std::uint64_t seed, double low = -1,
-                                  double high = 1, DType dtype = DType::Float32) {
-  std::vector<Tensor> out;
-  for (std::int64_t m = 0; m < models; ++m) out.push_back(testing::random_tensor(shape, seed + 17 * m, low, high, dtype));
-  return out;
-}
-
-// [M, ...slice shape] holding the slices in order.
-Tensor stack(const std::vector<Tensor>& slices) {
-  const Shape& s = slices.front().shape();
-  const auto m = static_cast<std::int64_t>(slices.size());
-  const Shape full = s.rank() == 1 ? Shape{m, s[0]} : Shape{m, s[0], s[1]};
-  Tensor out = Tensor::empty(full, slices.front().device(), slices.front().dtype());
-  for (std::int64_t i = 0; i < m; ++i) out.view(i * s.numel(), s).copy_from(slices[i]);
-  return out;
-}
-
+using testing::random_slices;
+Tensor stack(const std::vector<Tensor>& slices) { return testing::stack_slices(slices); }
+// Model m's slice of a stacked tensor, viewed as shape s (which may flatten it).
 Tensor slice_of(const Tensor& stacked, std::int64_t m, const Shape& s) { return stacked.view(m * s.numel(), s); }
 
 void expect_bits_equal(const Tensor& stacked, std::int64_t m, const Tensor& single, const std::string& what) {

@@ -19,11 +19,7 @@ namespace {
 using autodiff::Tape;
 using autodiff::Var;
 
-Tensor slice(const Tensor& t, std::int64_t m) {
-  const Shape s = t.shape();
-  const Shape inner = s.rank() == 1 ? Shape{1} : s.rank() == 2 ? Shape{s[1]} : Shape{s[1], s[2]};
-  return t.view(m * inner.numel(), inner);
-}
+Tensor slice(const Tensor& t, std::int64_t m) { return testing::model_slice(t, m); }
 
 void expect_same_bits(const Tensor& stacked_slice, const Tensor& single, const std::string& what) {
   EXPECT_EQ(stacked_slice.shape(), single.shape()) << what;
