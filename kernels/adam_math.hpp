@@ -53,7 +53,9 @@ LATF_HD void adam_update(T& param, T grad, T& m, T& v, const AdamCoefficients<T>
   m += (T(1) - c.beta1) * (grad - m);  // PyTorch's lerp form of β1·m + (1 − β1)·g
   v = c.beta2 * v + (T(1) - c.beta2) * grad * grad;
   const T denom = std::sqrt(v) / c.bias_correction2_sqrt + c.epsilon;
-  param -= c.step_size * m / denom;
+  // A zero rate leaves the weight exactly as it is, even when the gradient is not finite (0·NaN
+  // would be NaN): a frozen model of a stack keeps its weights whatever its batches do.
+  if (c.step_size != T(0)) param -= c.step_size * m / denom;
 }
 
 // The model that owns element i of a stacked flat buffer. `segments` holds `count` pairs

@@ -43,6 +43,7 @@ inline Dataset small_dataset(const LatfConfig& config) {
   DatasetOptions options;
   options.lag = config.lag;
   options.initial_states = config.spib.initial_states;
+  options.validation_fraction = config.validation_fraction;
   options.seed = 11;  // the data set's split and k-means: shared by every model of a stack
   return Dataset::build(trajectories, options);
 }

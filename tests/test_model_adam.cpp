@@ -368,3 +368,27 @@ TEST(ModelAdam, KernelRejectsBadOperandsWithNames) {
 
 }  // namespace
 }  // namespace latf
+
+namespace latf {
+namespace {
+
+// A frozen model (rate 0) keeps its weights even when its gradients are not finite, while the
+// other models of the stack update from theirs.
+TEST(ModelAdamFrozen, NonFiniteGradientsOfAFrozenModelLeaveItsWeights) {
+  autodiff::ParameterSet set;
+  set.declare("w", Shape{2, 3});
+  set.allocate(Device::cpu());
+  set.flat_values().copy_from(testing::random_tensor({6}, 1));
+  const std::vector<float> before = set.flat_values().to_vector();
+  std::vector<float> grads = {0.5f, -0.5f, 0.25f, NAN, INFINITY, NAN};  // model 1's are not finite
+  set.flat_grads().copy_from(Tensor::from_vector(grads, {6}));
+  autodiff::ModelAdam adam(set, 2);
+  adam.set_learning_rates({0.1f, 0.f});
+  adam.step();
+  const std::vector<float> after = set.flat_values().to_vector();
+  for (int i = 0; i < 3; ++i) EXPECT_NE(after[i], before[i]) << i;   // model 0 moved
+  for (int i = 3; i < 6; ++i) EXPECT_EQ(after[i], before[i]) << i;   // model 1 did not, and is finite
+}
+
+}  // namespace
+}  // namespace latf

@@ -216,6 +216,34 @@ TEST(StackedTrainer, WithoutRefinementsEachModelIsItsTrainerBitForBit) {
   EXPECT_EQ(callbacks, epochs);
 }
 
+// The other architectures: a nonlinear encoder with the input-dependent variance head, and a
+// flow-free model trained without a validation split.
+TEST(StackedTrainer, OtherArchitecturesAreTheirTrainersBitForBit) {
+  std::vector<LatfConfig> nonlinear = varied_configs();
+  for (LatfConfig& c : nonlinear) {
+    c.spib.encoder = models::EncoderKind::Nonlinear;
+    c.spib.input_dependent_variance = true;
+  }
+  std::vector<LatfConfig> flow_free = varied_configs();
+  for (LatfConfig& c : flow_free) {
+    c.flow.layers = 0;
+    c.validation_fraction = 0;
+  }
+  for (const auto& configs : {nonlinear, flow_free}) {
+    Dataset data = small_dataset(configs[0]);
+    models::StackedTrainer stacked(configs, data, Device::cpu());
+    stacked.train();
+    for (int m = 0; m < 3; ++m) {
+      const SingleRun alone = train_alone(configs[m]);
+      ASSERT_TRUE(alone.error.empty()) << alone.error;
+      const std::string what = concat(configs[m].flow.layers == 0 ? "flow-free" : "nonlinear", " model ", m);
+      expect_same_course(stacked.history(m), alone.history, true, what);
+      expect_same_parameters(stacked.model(m).spib->parameters(), alone.model.spib->parameters(), what);
+      expect_same_parameters(stacked.model(m).flow->parameters(), alone.model.flow->parameters(), what);
+    }
+  }
+}
+
 // With refinements each model drops states on its own schedule; the stack keeps them as dead
 // slots where a Trainer shrinks its decoder, so sums may differ in rounding only.
 TEST(StackedTrainer, RefinementsFollowEachModelsOwnCourse) {
