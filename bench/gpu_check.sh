@@ -7,9 +7,9 @@
 # its own time limit, and no step starts past the overall budget, so one hang cannot eat the
 # call. Without a usable GPU every CPU step still runs and each GPU step prints why it is skipped.
 #
-# Results land in $OUT (./gpu-check-out when OUT is unset), at most 9 files, flat:
+# Results land in $OUT (./gpu-check-out when OUT is unset), at most 10 files, flat:
 #   summary.md  gpu_check.json  ctest_junit.xml  epoch_gpu_engine.json  epoch_gpu_twin.json
-#   stacked_gpu.json  kernel_bench.json  epoch_cpu.json  logs.tar.gz
+#   stacked_gpu.json  kernel_bench.json  epoch_cpu.json  full_training.json  logs.tar.gz
 #
 # On the GPU machine (no -dev packages, no network): first, here, `bash scripts/carry_deps.sh`
 # (copies the header-only dependencies and GoogleTest's sources into the ignored .deps/), then
@@ -245,6 +245,27 @@ if ((built && python_ok)); then
 else
   skip kernel_bench "needs the build and python with torch"
   skip epoch_cpu "needs the build and python with torch"
+fi
+
+# Full training of the reference three-hole example (1M frames: 0.7 and 1.5, 100 replicas × 5000
+# frames each, every setting at the reference default) as a stack of one on the GPU, so that its
+# steps replay as CUDA Graphs; the issue's target is under 60 s. Last, since it may use up the budget.
+if ((gpu && cuda_built && built)); then
+  full_dir="$(mktemp -d)"
+  step full_training 150 bash -c '
+    latf="$1"; work="$2"; json="$3"
+    "$latf" simulate three-hole --temperatures 0.7,1.5 --frames 5000 --replicas 100 --device cuda \
+      --out "$work/sim" --quiet || exit 1
+    t0=$(date +%s.%N)
+    timeout 120 "$latf" train --data "$work/sim/manifest.json" --out "$work/run" --stacked --device cuda --quiet
+    rc=$?
+    t1=$(date +%s.%N)
+    printf "{\"benchmark\": \"full_training_three_hole_1M\", \"command\": \"latf train --stacked --device cuda (reference defaults)\", \"finished\": %s, \"exit_code\": %d, \"seconds\": %s}\n" \
+      "$([[ $rc == 0 ]] && echo true || echo false)" "$rc" "$(awk -v a="$t0" -v b="$t1" "BEGIN { print b - a }")" >"$json"
+    cat "$json"' _ "$build_dir/apps/latf" "$full_dir" "$out/full_training.json"
+  rm -rf "$full_dir"
+else
+  skip full_training "needs a CUDA device and the CUDA build"
 fi
 
 # --- results -------------------------------------------------------------------------------------

@@ -274,14 +274,27 @@ TEST_F(CliGridTest, StackedDivergedCombinationIsKeptAsItsLastGoodEpoch) {
 }
 
 TEST_F(CliGridTest, StackedNeedsAGridWhoseCombinationsShareAStack) {
-  CliResult r = train("lag = [2, 3]\n", {"--stacked"});
+  const CliResult r = train("lag = [2, 3]\n", {"--stacked"});
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("--stacked: grid combination 1_lag=3 differs from 0_lag=2 in 'lag'"), std::string::npos) << r.err;
   expect_no_run_dir();
-  r = train("lag = 2\n", {"--stacked"});
-  EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_NE(r.err.find("--config has no list-valued key"), std::string::npos) << r.err;
-  expect_no_run_dir();
+}
+
+// One configuration with --stacked trains as a stack of one: the same run as without.
+TEST_F(CliGridTest, StackedSingleRunEqualsThePlainRun) {
+  const CliResult plain = train("lag = 2\n", {"--quiet"});
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  fs::rename(path("run"), path("plain"));
+  const CliResult stacked = train("lag = 2\n", {"--stacked", "--quiet"});
+  ASSERT_EQ(stacked.code, 0) << stacked.err;
+  for (const char* file : {"model.latf", "config.json", "state_populations.npy", "representative_inputs.npy"})
+    EXPECT_TRUE(fs::exists(path("run") + "/" + file)) << file;
+  for (const char* file : {"traj_0_latent_mean.npy", "traj_0_labels.npy", "state_populations.npy"})
+    EXPECT_EQ(slurp(path("run") + "/" + file), slurp(path("plain") + "/" + file)) << file;
+  const auto a = nlohmann::json::parse(slurp(path("run") + "/history.json"));
+  const auto b = nlohmann::json::parse(slurp(path("plain") + "/history.json"));
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t e = 0; e < a.size(); ++e) EXPECT_EQ(a[e]["train"], b[e]["train"]) << "epoch " << e;
 }
 
 struct BadList {

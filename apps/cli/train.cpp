@@ -143,30 +143,27 @@ RunResult train_once(const models::LatfConfig& config, const std::vector<models:
   return result;
 }
 
-// --stacked: every combination trains at once in one StackedTrainer, on the data set of the first
-// combination (its seed makes the split and the initial states), each into its folder under
-// `out`. Returns one result per combination; a model that diverged is kept as its last good epoch.
-std::vector<RunResult> train_stacked(const std::vector<models::LatfConfig>& configs, const std::vector<GridPoint>& points,
+// --stacked: every configuration trains at once in one StackedTrainer (a single one as a stack of
+// one: on a GPU its steps replay as CUDA Graphs), on the data set of the first (its seed makes the
+// split and the initial states), each into its folder (which exists). Returns one result per
+// configuration; a model that diverged is kept as its last good epoch.
+std::vector<RunResult> train_stacked(const std::vector<models::LatfConfig>& configs,
+                                     const std::vector<std::filesystem::path>& folders,
                                      const std::vector<models::Trajectory>& trajectories, const Device& device,
-                                     StagedDirectory& out, bool quiet, bool progress) {
+                                     bool quiet, bool progress) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<RunResult> results(configs.size());
   std::vector<nlohmann::ordered_json> histories(configs.size(), nlohmann::ordered_json::array());
-  std::vector<std::filesystem::path> folders;
-  for (const GridPoint& point : points) {
-    folders.push_back(out.file(point.folder));
-    std::filesystem::create_directories(folders.back());
-  }
   models::Dataset dataset = build_dataset(configs.front(), trajectories, device, quiet);
   models::StackedTrainer trainer(configs, dataset, device);
-  if (!quiet) std::printf("stacked: %zu models trained together\n", configs.size());
+  if (!quiet && configs.size() > 1) std::printf("stacked: %zu models trained together\n", configs.size());
   const std::unique_ptr<ProgressBar> bar = stderr_progress_bar(quiet, progress);
   show_progress(trainer, bar.get());
   trainer.train([&](int m, const models::EpochRecord& r) {
     record_epoch(r, trainer.model(m), folders[m], histories[m], results[m]);
     if (bar) bar->clear();
     if (!quiet) {
-      std::printf("[%0*d] ", static_cast<int>(std::to_string(configs.size() - 1).size()), m);
+      if (configs.size() > 1) std::printf("[%0*d] ", static_cast<int>(std::to_string(configs.size() - 1).size()), m);
       print_epoch(r);
     }
   });
@@ -201,8 +198,6 @@ void run_train(const TrainOptions& o) {
   const std::vector<GridPoint> points = expand_grid(resolved.grid);
   // Every combination is checked before anything is created.
   const std::vector<models::LatfConfig> configs = grid_configurations(resolved.config, resolved.grid, points);
-  if (o.stacked && resolved.grid.empty())
-    throw UsageError("--stacked trains the combinations of a grid together; --config has no list-valued key");
   if (o.stacked)
     for (std::size_t k = 1; k < configs.size(); ++k)
       if (const std::string key = models::stacking_conflict(configs[0], configs[k]); !key.empty())
@@ -217,7 +212,14 @@ void run_train(const TrainOptions& o) {
 
   if (!resolved.grid.empty()) {
     std::vector<RunResult> stacked;
-    if (o.stacked) stacked = train_stacked(configs, points, trajectories, device, out, o.quiet, o.progress);
+    if (o.stacked) {
+      std::vector<std::filesystem::path> folders;
+      for (const GridPoint& point : points) {
+        folders.push_back(out.file(point.folder));
+        std::filesystem::create_directories(folders.back());
+      }
+      stacked = train_stacked(configs, folders, trajectories, device, o.quiet, o.progress);
+    }
     std::size_t next = 0;  // run_grid asks for the combinations in order
     const int failed = run_grid(
         resolved.grid, points, configs, out,
@@ -232,7 +234,9 @@ void run_train(const TrainOptions& o) {
   }
 
   // The staging directory itself is the run's folder.
-  const RunResult result = train_once(resolved.config, trajectories, device, out.file(""), o.quiet, o.progress);
+  const RunResult result =
+      o.stacked ? train_stacked({resolved.config}, {out.file("")}, trajectories, device, o.quiet, o.progress).front()
+                : train_once(resolved.config, trajectories, device, out.file(""), o.quiet, o.progress);
   if (!result.ok) {
     if (!result.partial) std::rethrow_exception(result.error);
     std::filesystem::path failed = out.final_path();
@@ -263,7 +267,8 @@ void add_train_command(CLI::App& app) {
   train->add_flag("--overwrite", o->overwrite, "Replace an existing run directory");
   train->add_flag("--stacked", o->stacked,
                   "Train all grid combinations together as one stack of models (same data, architecture and batch "
-                  "sizes; seed, beta, tau and phase settings may vary)");
+                  "sizes; seed, beta, tau and phase settings may vary); one configuration trains as a stack of one, "
+                  "whose steps replay as CUDA Graphs on a GPU");
   train->add_flag("--quiet", o->quiet, "No per-epoch output and no progress bar");
   train->add_flag("--progress", o->progress, "Draw the progress bar on stderr even when it is not a terminal");
   train->callback([o] { run_train(*o); });
