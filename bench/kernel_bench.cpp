@@ -9,6 +9,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -17,6 +18,7 @@
 #include "bench/bench_support.hpp"
 #include "bench/coupling_stack.hpp"
 #include "bench/op_cases.hpp"
+#include "bench/peaks.hpp"
 #include "engine/error.hpp"
 
 #ifndef LATF_BENCH_COSTS
@@ -142,13 +144,21 @@ struct Result {
   std::optional<double> gflops, gbytes;
 };
 
-std::string result_json(const Result& r) {
+std::string result_json(const Result& r, const std::map<std::string, Peaks>& peaks) {
+  const auto p = peaks.find(r.device);
+  const auto fraction = [](const std::optional<double>& achieved, double peak) -> std::optional<double> {
+    if (!achieved || peak <= 0) return std::nullopt;
+    return *achieved / peak;
+  };
   std::ostringstream out;
   out.precision(6);
   out << "{\"op\": " << json_string(r.op) << ", \"device\": " << json_string(r.device) << ", \"batch\": " << r.batch
       << ", \"pass\": " << json_string(r.pass) << ", \"seconds_per_call\": " << r.seconds
       << ", \"rows_per_second\": " << static_cast<double>(r.batch) / r.seconds
       << ", \"gflops\": " << number_or_null(r.gflops) << ", \"gbytes_per_second\": " << number_or_null(r.gbytes)
+      << ", \"fraction_of_peak_flops\": " << number_or_null(fraction(r.gflops, p == peaks.end() ? 0 : p->second.gflops))
+      << ", \"fraction_of_peak_bandwidth\": "
+      << number_or_null(fraction(r.gbytes, p == peaks.end() ? 0 : p->second.gbytes_per_second))
       << ", \"calls\": " << r.calls << "}";
   return out.str();
 }
@@ -172,6 +182,14 @@ int run(const Options& o) {
   std::vector<Result> results;
   std::vector<std::string> skipped;
   const std::vector<Device> devices = devices_of(o.device);
+  // Each device's measured peaks: every result also says what fraction of them it reaches.
+  std::map<std::string, Peaks> peaks;
+  for (const Device& device : devices) {
+    const Peaks p = measure_peaks(device);
+    peaks[device_label(device)] = p;
+    std::printf("peaks %s: %.1f GFLOP/s FP32 FMA, %.1f GB/s copy\n", device_label(device).c_str(), p.gflops,
+                p.gbytes_per_second);
+  }
   std::printf("%-16s %-5s %8s %-16s %12s %12s %8s %8s\n", "op", "dev", "batch", "pass", "ms/call", "rows/s",
               "GFLOP/s", "GB/s");
   for (const Device& device : devices) {
@@ -213,8 +231,15 @@ int run(const Options& o) {
     std::ofstream out(o.json_path);
     out << "{\n  \"machine\": " << machine_json() << ",\n  \"command\": " << json_string(o.command)
         << ",\n  \"commit\": " << json_string(o.commit) << ",\n  \"timestamp\": " << json_string(utc_timestamp())
-        << ",\n  \"implementation\": \"latf\",\n  \"results\": [";
-    for (std::size_t i = 0; i < results.size(); ++i) out << (i ? ",\n    " : "\n    ") << result_json(results[i]);
+        << ",\n  \"implementation\": \"latf\",\n  \"peaks\": {";
+    bool first = true;
+    for (const auto& [label, p] : peaks) {
+      out << (first ? "" : ", ") << json_string(label) << ": {\"gflops\": " << p.gflops
+          << ", \"gbytes_per_second\": " << p.gbytes_per_second << "}";
+      first = false;
+    }
+    out << "},\n  \"results\": [";
+    for (std::size_t i = 0; i < results.size(); ++i) out << (i ? ",\n    " : "\n    ") << result_json(results[i], peaks);
     out << "\n  ],\n  \"skipped\": [";
     for (std::size_t i = 0; i < skipped.size(); ++i) out << (i ? ", " : "") << json_string(skipped[i]);
     out << "]\n}\n";
