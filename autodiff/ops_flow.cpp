@@ -1,5 +1,7 @@
-// The conditioner MLP and the affine coupling layer as tape ops.
+// The conditioner MLP, the affine coupling layer and the fused stack of coupling layers
+// (kernels/coupling_stack.hpp) as tape ops.
 #include "autodiff/ops.hpp"
+#include "kernels/coupling_stack.hpp"
 
 namespace latf::autodiff {
 
@@ -15,6 +17,15 @@ void mlp_backward_rule(Tape& tape, const Node& node) {
   Tensor dparams = tape.gradient_sink(node.inputs[1]);
   kernels::mlp_backward(tape.value(node.inputs[0]), tape.value(node.inputs[1]), mlp_shape_of(node),
                         static_cast<float>(node.reals[0]), tape.grad(node.outputs[0]), dx, dparams);
+}
+
+// A coupling spec travels in a node as integers {dim, hidden, direction, ·} and reals {alpha, clamp}.
+void store_spec(Node& node, const kernels::CouplingSpec& spec) {
+  node.integers[0] = spec.dim;
+  node.integers[1] = spec.hidden;
+  node.integers[2] = static_cast<std::int64_t>(spec.direction);
+  node.reals[0] = spec.alpha;
+  node.reals[1] = spec.scale_clamp;
 }
 
 kernels::CouplingSpec coupling_spec_of(const Node& node) {
@@ -36,6 +47,29 @@ void coupling_backward_rule(Tape& tape, const Node& node) {
                              tape.value(node.inputs[3]), tape.value(node.inputs[4]), coupling_spec_of(node),
                              tape.grad(node.outputs[0]), tape.grad(node.outputs[1]), dx, dscale, dshift, da,
                              node.saved[0].defined() ? &node.saved[0] : nullptr);
+}
+
+// Fused stack: the layer count rides in integers[3]; backward recomputes from x, nothing is saved.
+void coupling_stack_backward_rule(Tape& tape, const Node& node) {
+  Tensor dx = tape.gradient_sink(node.inputs[0]);
+  Tensor dparams = tape.gradient_sink(node.inputs[2]);
+  kernels::coupling_stack_backward(tape.value(node.inputs[0]), tape.value(node.inputs[1]), tape.value(node.inputs[2]),
+                                   coupling_spec_of(node), static_cast<int>(node.integers[3]),
+                                   tape.grad(node.outputs[0]), tape.grad(node.outputs[1]), dx, dparams);
+}
+
+// y and log_det for x [N, d] → [N, d], [N], or the model-stacked x [M, N, d] → [M, N, d], [M, N].
+// Ranks the kernels reject get placeholders, so that their message naming the operand is the one seen.
+struct CouplingValues {
+  Tensor y, log_det;
+};
+CouplingValues coupling_values_for(const Tensor& xv, const kernels::CouplingSpec& spec) {
+  const bool stacked = xv.rank() == 3;
+  const std::int64_t n = stacked ? xv.dim(1) : xv.rank() >= 1 ? xv.dim(0) : 0;
+  if (stacked)
+    return {Tensor::empty({xv.dim(0), n, spec.dim}, xv.device(), xv.dtype()),
+            Tensor::empty({xv.dim(0), n}, xv.device(), xv.dtype())};
+  return {Tensor::empty({n, spec.dim}, xv.device(), xv.dtype()), Tensor::empty({n}, xv.device(), xv.dtype())};
 }
 
 }  // namespace
@@ -64,14 +98,9 @@ Var mlp(Tape& tape, Var x, Var params, const kernels::MlpShape& shape, float alp
 CouplingOutputs coupling(Tape& tape, Var x, Var mask, Var scale_params, Var shift_params, Var scale_vector,
                          const kernels::CouplingSpec& spec) {
   const Tensor& xv = tape.value(x);
-  // Model-stacked form: x [M, N, d] → y [M, N, d], log_det [M, N]; else M = 1 and no model axis.
-  const bool stacked = xv.rank() == 3;
-  const std::int64_t models = stacked ? xv.dim(0) : 1;
-  const std::int64_t n = stacked ? xv.dim(1) : xv.rank() >= 1 ? xv.dim(0) : 0;
-  Tensor y = stacked ? Tensor::empty({models, n, spec.dim}, xv.device(), xv.dtype())
-                     : Tensor::empty({n, spec.dim}, xv.device(), xv.dtype());
-  Tensor log_det = stacked ? Tensor::empty({models, n}, xv.device(), xv.dtype())
-                           : Tensor::empty({n}, xv.device(), xv.dtype());
+  const std::int64_t models = xv.rank() == 3 ? xv.dim(0) : 1;
+  auto [y, log_det] = coupling_values_for(xv, spec);
+  const std::int64_t n = log_det.dim(log_det.rank() - 1);  // rows per model
   const bool record = tape.should_record({x, scale_params, shift_params, scale_vector});
   // On the CPU the recorded forward keeps its intermediates for backward (pooled memory).
   Tensor workspace;
@@ -87,9 +116,29 @@ CouplingOutputs coupling(Tape& tape, Var x, Var mask, Var scale_params, Var shif
     node.backward = coupling_backward_rule;
     node.inputs = {x, mask, scale_params, shift_params, scale_vector};
     node.outputs = {out.y, out.log_det};
-    node.integers = {spec.dim, spec.hidden, static_cast<std::int64_t>(spec.direction), 0};
-    node.reals = {spec.alpha, spec.scale_clamp, 0, 0};
+    store_spec(node, spec);
     node.saved[0] = workspace;
+    tape.record(node);
+  }
+  return out;
+}
+
+CouplingOutputs coupling_stack(Tape& tape, Var x, Var masks, Var flow_params, const kernels::CouplingSpec& spec,
+                               int layers) {
+  const Tensor& xv = tape.value(x);
+  auto [y, log_det] = coupling_values_for(xv, spec);
+  kernels::coupling_stack_forward(xv, tape.value(masks), tape.value(flow_params), spec, layers, y, log_det);
+  const bool record = tape.should_record({x, flow_params});
+  CouplingOutputs out{tape.output(y, record, "coupling_stack output y"),
+                      tape.output(log_det, record, "coupling_stack output log_det")};
+  if (record) {
+    Node node;
+    node.name = "coupling_stack";
+    node.backward = coupling_stack_backward_rule;
+    node.inputs = {x, masks, flow_params};
+    node.outputs = {out.y, out.log_det};
+    store_spec(node, spec);
+    node.integers[3] = layers;
     tape.record(node);
   }
   return out;

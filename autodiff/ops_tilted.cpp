@@ -18,6 +18,25 @@ void stacked_tilted_log_density_backward_rule(Tape& tape, const Node& node) {
                                        tape.grad(node.outputs[0]), dz);
 }
 
+// Temperatures and normalisers are data here: only z is differentiated. A single tau rides in
+// reals[0]; a stack's taus in saved[0].
+Var record_density(Tape& tape, Var z, Var inverse_temperature, Var log_normalizer, const Tensor& out_value,
+                   BackwardRule rule, const char* name, float tau, const Tensor& taus) {
+  const bool record = tape.should_record({z});
+  Var out = tape.output(out_value, record, "output of tilted_log_density");
+  if (record) {
+    Node node;
+    node.name = name;
+    node.backward = rule;
+    node.inputs = {z, inverse_temperature, log_normalizer};
+    node.outputs = {out};
+    node.reals[0] = tau;
+    node.saved[0] = taus;
+    tape.record(node);
+  }
+  return out;
+}
+
 }  // namespace
 
 Var tilted_log_density(Tape& tape, Var z, Var inverse_temperature, Var log_normalizer, float tau) {
@@ -26,19 +45,8 @@ Var tilted_log_density(Tape& tape, Var z, Var inverse_temperature, Var log_norma
   const Tensor cv = log_normalizer.valid() ? tape.value(log_normalizer) : Tensor();
   Tensor out_value = Tensor::empty({zv.rank() >= 1 ? zv.dim(0) : 0}, zv.device(), zv.dtype());
   kernels::tilted_log_density_forward(zv, bv, cv, tau, out_value);
-  // Temperatures and normalisers are data here: only z is differentiated.
-  const bool record = tape.should_record({z});
-  Var out = tape.output(out_value, record, "output of tilted_log_density");
-  if (record) {
-    Node node;
-    node.name = "tilted_log_density";
-    node.backward = tilted_log_density_backward_rule;
-    node.inputs = {z, inverse_temperature, log_normalizer};
-    node.outputs = {out};
-    node.reals[0] = tau;
-    tape.record(node);
-  }
-  return out;
+  return record_density(tape, z, inverse_temperature, log_normalizer, out_value, tilted_log_density_backward_rule,
+                        "tilted_log_density", tau, Tensor());
 }
 
 Var tilted_log_density(Tape& tape, Var z, Var inverse_temperature, Var log_normalizer, const Tensor& taus) {
@@ -48,18 +56,8 @@ Var tilted_log_density(Tape& tape, Var z, Var inverse_temperature, Var log_norma
   const Shape rows = zv.rank() == 3 ? Shape{zv.dim(0), zv.dim(1)} : Shape{0};  // a wrong rank: the kernel names z
   Tensor out_value = Tensor::empty(rows, zv.device(), zv.dtype());
   kernels::tilted_log_density_forward(zv, bv, cv, taus, out_value);
-  const bool record = tape.should_record({z});
-  Var out = tape.output(out_value, record, "output of tilted_log_density");
-  if (record) {
-    Node node;
-    node.name = "tilted_log_density (stacked)";
-    node.backward = stacked_tilted_log_density_backward_rule;
-    node.inputs = {z, inverse_temperature, log_normalizer};
-    node.outputs = {out};
-    node.saved[0] = taus;
-    tape.record(node);
-  }
-  return out;
+  return record_density(tape, z, inverse_temperature, log_normalizer, out_value,
+                        stacked_tilted_log_density_backward_rule, "tilted_log_density (stacked)", 0.f, taus);
 }
 
 }  // namespace latf::autodiff

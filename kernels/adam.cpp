@@ -88,10 +88,9 @@ void validate(const AdamConfig& config) {
                config.weight_decay);
 }
 
-void adam_step(Tensor& params, const Tensor& grads, Tensor& first_moment, Tensor& second_moment,
-               const AdamConfig& config, std::int64_t step) {
-  validate(config);
-  LATF_REQUIRE(step >= 1, "Adam step: expected a 1-based step count ≥ 1, got ", step);
+namespace {
+// The four flat buffers of an update: one shape, one device.
+void check_buffers(const Tensor& params, const Tensor& grads, const Tensor& first_moment, const Tensor& second_moment) {
   require_defined(params, "Adam parameters");
   require_shape(grads, params.shape(), "Adam gradients");
   require_shape(first_moment, params.shape(), "Adam first moment");
@@ -99,6 +98,14 @@ void adam_step(Tensor& params, const Tensor& grads, Tensor& first_moment, Tensor
   require_same_device(params, grads, "Adam parameters", "Adam gradients");
   require_same_device(params, first_moment, "Adam parameters", "Adam first moment");
   require_same_device(params, second_moment, "Adam parameters", "Adam second moment");
+}
+}  // namespace
+
+void adam_step(Tensor& params, const Tensor& grads, Tensor& first_moment, Tensor& second_moment,
+               const AdamConfig& config, std::int64_t step) {
+  validate(config);
+  LATF_REQUIRE(step >= 1, "Adam step: expected a 1-based step count ≥ 1, got ", step);
+  check_buffers(params, grads, first_moment, second_moment);
   if (params.device().is_cuda()) {
 #if LATF_WITH_CUDA
     adam_step_cuda(params.data<float>(), grads.data<float>(), first_moment.data<float>(),
@@ -120,13 +127,7 @@ void adam_step_models(Tensor& params, const Tensor& grads, Tensor& first_moment,
                       const AdamConfig& config, const Tensor& learning_rates, Indices& steps,
                       const Indices& segments, Tensor& coefficients) {
   validate(config);
-  require_defined(params, "Adam parameters");
-  require_shape(grads, params.shape(), "Adam gradients");
-  require_shape(first_moment, params.shape(), "Adam first moment");
-  require_shape(second_moment, params.shape(), "Adam second moment");
-  require_same_device(params, grads, "Adam parameters", "Adam gradients");
-  require_same_device(params, first_moment, "Adam parameters", "Adam first moment");
-  require_same_device(params, second_moment, "Adam parameters", "Adam second moment");
+  check_buffers(params, grads, first_moment, second_moment);
   LATF_REQUIRE(steps.defined() && steps.size() >= 1, "Adam step counts: expected one per model (M ≥ 1), got ",
                steps.defined() ? steps.size() : 0);
   const std::int64_t models = steps.size();
