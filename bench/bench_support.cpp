@@ -186,4 +186,10 @@ int guarded_main(const char* program, int (*run)(int, char**), int argc, char** 
   }
 }
 
+void write_json_file(const std::string& path, const std::string& text) {
+  std::ofstream file(path);
+  file << text;
+  LATF_REQUIRE(file.good(), "cannot write ", path);
+}
+
 }  // namespace latf::bench

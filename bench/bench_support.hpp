@@ -52,6 +52,9 @@ CostTable load_cost_table(const std::string& path);
 // {"cpu": ..., "cores": ..., "gpu": ...} as a JSON object (gpu is null without a usable device).
 std::string machine_json();
 
+// Writes a benchmark's JSON document to `path`; throws InvalidArgument naming the path if it fails.
+void write_json_file(const std::string& path, const std::string& text);
+
 // A JSON string literal (quotes, backslashes and control characters escaped).
 std::string json_string(const std::string& text);
 

@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <numeric>
@@ -323,9 +322,7 @@ void write_json(const Options& o, const Frames& frames, const std::vector<PhaseR
         << ", \"final_loss\": " << r.last.total << "}";
   }
   out << "\n  ]\n}\n";
-  std::ofstream file(o.json_path);
-  LATF_REQUIRE(file.good(), "cannot write ", o.json_path);
-  file << out.str();
+  write_json_file(o.json_path, out.str());
 }
 
 int run(int argc, char** argv) {

@@ -4,7 +4,6 @@
 // Defaults: 10⁷ samples on the CPU, 10⁸ on CUDA; chunk 2²⁰; 3 timed runs after one warm-up.
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -75,9 +74,7 @@ int run(int argc, char** argv) {
       << ",\n  \"last_counts\": [";
   for (std::size_t j = 0; j < last.counts.size(); ++j) out << (j ? ", " : "") << last.counts[j];
   out << "]\n}\n";
-  std::ofstream file(o.json_path);
-  LATF_REQUIRE(file.good(), "cannot write ", o.json_path);
-  file << out.str();
+  write_json_file(o.json_path, out.str());
   std::cout << out.str();
   return 0;
 }

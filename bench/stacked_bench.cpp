@@ -9,7 +9,6 @@
 //                      [--batch B] [--states K] [--budget SECONDS] [--graphs on|off]
 // --graphs on (CUDA): each stacked case is timed again with its step recorded once as a CUDA Graph
 // and replayed (engine/step_graph.hpp), as StackedTrainer runs it on a GPU.
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -209,9 +208,7 @@ int run(int argc, char** argv) {
         << (i + 1 < cases.size() ? ",\n" : "\n");
   }
   out << "  ]\n}\n";
-  std::ofstream file(o.json_path);
-  LATF_REQUIRE(file.good(), "cannot write ", o.json_path);
-  file << out.str();
+  write_json_file(o.json_path, out.str());
   std::cout << out.str();
   return 0;
 }
