@@ -8,6 +8,7 @@
 #include "autodiff/gradcheck.hpp"
 #include "autodiff/ops.hpp"
 #include "kernels/gaussian.hpp"
+#include "tests/stacked_cases.hpp"
 #include "tests/support.hpp"
 
 namespace latf {
@@ -35,16 +36,8 @@ Tensor start(const Shape& shape, std::uint64_t seed, DType dtype = DType::Float3
   return testing::random_tensor(shape, seed, -0.5, 0.5, dtype);
 }
 
-struct Case {
-  std::int64_t models, n, d, k;
-  bool scalar_lv;
-};
-
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  const Case& c = info.param;
-  return "M" + std::to_string(c.models) + "_N" + std::to_string(c.n) + "_d" + std::to_string(c.d) + "_K" +
-         std::to_string(c.k) + (c.scalar_lv ? "_modelScalarLV" : "_elementLV");
-}
+using Case = testing::StackedGaussianCase;
+const auto case_name = testing::stacked_gaussian_case_name;
 
 class StackedGaussian : public ::testing::TestWithParam<Case> {};
 

@@ -11,6 +11,7 @@
 #include "kernels/cross_entropy.hpp"
 #include "kernels/reduction.hpp"
 #include "kernels/tilted.hpp"
+#include "tests/stacked_cases.hpp"
 #include "tests/support.hpp"
 
 namespace latf {
@@ -35,16 +36,8 @@ Tensor soft_targets(const Shape& shape, std::uint64_t seed, DType dtype = DType:
   return testing::random_tensor(shape, seed, 0.0, 1.0, dtype);
 }
 
-struct Case {
-  std::int64_t models, n, k;
-  bool weighted;
-};
-
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  const Case& c = info.param;
-  return "M" + std::to_string(c.models) + "_N" + std::to_string(c.n) + "_K" + std::to_string(c.k) +
-         (c.weighted ? "_weighted" : "_unweighted");
-}
+using Case = testing::StackedLossCase;
+const auto case_name = testing::stacked_loss_case_name;
 
 class StackedLosses : public ::testing::TestWithParam<Case> {};
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/gaussian.hpp"
+#include "tests/stacked_cases.hpp"
 #include "tests/support.hpp"
 
 namespace latf {
@@ -20,27 +21,11 @@ Tensor stacked_log_variance(bool scalar, std::int64_t models, std::int64_t rows,
   return testing::random_tensor({models, rows, d}, seed, -0.7, 0.7);
 }
 
-Tensor start(const Shape& shape, std::uint64_t seed, const Device& device, DType dtype) {
-  return testing::random_tensor(shape, seed, -0.5, 0.5).to(dtype).to(device);
-}
-
-// Places a float32 CPU tensor where a side of the comparison runs: float64 CPU or float32 CUDA.
-Tensor place(const Tensor& t, const Device& device) {
-  return device.is_cpu() ? testing::as_double(t) : t.to(device);
-}
-
-DType dtype_on(const Device& device) { return device.is_cpu() ? DType::Float64 : DType::Float32; }
-
-struct Case {
-  std::int64_t models, n, d, k;
-  bool scalar_lv;
-};
-
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  const Case& c = info.param;
-  return "M" + std::to_string(c.models) + "_N" + std::to_string(c.n) + "_d" + std::to_string(c.d) + "_K" +
-         std::to_string(c.k) + (c.scalar_lv ? "_modelScalarLV" : "_elementLV");
-}
+using Case = testing::StackedGaussianCase;
+const auto case_name = testing::stacked_gaussian_case_name;
+const auto place = testing::place_for_comparison;
+const auto dtype_on = testing::comparison_dtype;
+const auto start = testing::prefilled_gradient;
 
 class GpuStackedGaussian : public ::testing::TestWithParam<Case> {};
 

@@ -9,6 +9,7 @@
 #include "kernels/cross_entropy.hpp"
 #include "kernels/reduction.hpp"
 #include "kernels/tilted.hpp"
+#include "tests/stacked_cases.hpp"
 #include "tests/support.hpp"
 
 namespace latf {
@@ -17,27 +18,11 @@ namespace {
 constexpr double kElementTolerance = 1e-4;
 constexpr double kReducedTolerance = 1e-5;  // double accumulation on both sides, one float rounding
 
-Tensor start(const Shape& shape, std::uint64_t seed, const Device& device, DType dtype) {
-  return testing::random_tensor(shape, seed, -0.5, 0.5).to(dtype).to(device);
-}
-
-Tensor place(const Tensor& t, const Device& device) {
-  if (!t.defined()) return t;
-  return device.is_cpu() ? testing::as_double(t) : t.to(device);
-}
-
-DType dtype_on(const Device& device) { return device.is_cpu() ? DType::Float64 : DType::Float32; }
-
-struct Case {
-  std::int64_t models, n, k;
-  bool weighted;
-};
-
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  const Case& c = info.param;
-  return "M" + std::to_string(c.models) + "_N" + std::to_string(c.n) + "_K" + std::to_string(c.k) +
-         (c.weighted ? "_weighted" : "_unweighted");
-}
+using Case = testing::StackedLossCase;
+const auto case_name = testing::stacked_loss_case_name;
+const auto place = testing::place_for_comparison;
+const auto dtype_on = testing::comparison_dtype;
+const auto start = testing::prefilled_gradient;
 
 class GpuStackedLosses : public ::testing::TestWithParam<Case> {};
 
