@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "engine/error.hpp"
 #include "engine/random_fill.hpp"
@@ -47,9 +48,7 @@ struct StackedTrainer::Slot {
   std::uint64_t noise_stream = 1u << 20;  // as Trainer's
   // The running phase.
   bool active = false;
-  int round = 0, since_refinement = 0, calm_epochs = 0;
-  double previous_loss = NAN;
-  std::vector<double> previous_population;
+  std::optional<PhaseSchedule> schedule;
   // Divergence: what happened, and the model as it was at the end of its last good epoch.
   std::string failure;
   std::unique_ptr<LatfModel> last_good;
@@ -170,14 +169,11 @@ LatfModel StackedTrainer::model(int m) const {
   return single;
 }
 
-void StackedTrainer::set_learning_rates(Phase phase) {
+void StackedTrainer::set_learning_rates() {
   // A model out of the running phase keeps its weights: rate 0.
   std::vector<float> rates(models(), 0.f);
-  for (int m = 0; m < models(); ++m) {
-    const Slot& s = slots_[m];
-    const PhaseConfig& pc = phase_config(s.config, phase);
-    if (s.active) rates[m] = static_cast<float>(pc.learning_rate * std::pow(pc.lr_decay, s.since_refinement));
-  }
+  for (int m = 0; m < models(); ++m)
+    if (slots_[m].active) rates[m] = static_cast<float>(slots_[m].schedule->learning_rate());
   spib_adam_->set_learning_rates(rates);
   if (flow_adam_) flow_adam_->set_learning_rates(rates);
 }
@@ -247,7 +243,8 @@ StackedTrainer::EpochLosses StackedTrainer::run_epoch(Phase phase, Split split, 
   StepProgress progress;
   progress.phase = phase;
   progress.epoch = epoch;
-  for (const Slot& s : slots_) progress.round = std::max(progress.round, s.round);
+  for (const Slot& s : slots_)
+    if (s.schedule) progress.round = std::max(progress.round, s.schedule->round());
   progress.steps_in_epoch = (total + batch_size - 1) / batch_size;
   const auto epoch_start = report_steps ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   const bool record = graphs_on_ && !step_checks_ && device_.is_cuda();
@@ -346,16 +343,20 @@ StackedTrainer::EpochLosses StackedTrainer::run_epoch(Phase phase, Split split, 
 }
 
 void StackedTrainer::fail(int m, Phase phase, int epoch, std::int64_t step, const std::string& what, bool training) {
-  Slot& s = slots_[m];
   // Back to the end of its last good epoch, with fresh moments: a frozen model's update is then
   // exactly zero. The copy kept in last_good is what model(m) returns from now on.
   restore_slot(spib_->parameters(), good_spib_, m, models());
   restore_slot(flow_->parameters(), good_flow_, m, models());
   spib_adam_->reset_model(m);
   if (flow_adam_) flow_adam_->reset_model(m);
-  s.failure = divergence_message(phase, epoch, step, training, what);
+  stop(m, divergence_message(phase, epoch, step, training, what));
+}
+
+void StackedTrainer::stop(int m, const std::string& failure) {
+  Slot& s = slots_[m];
+  s.failure = failure;
   s.active = false;
-  s.last_good = std::make_unique<LatfModel>(model(m));
+  s.last_good = std::make_unique<LatfModel>(model(m));  // what model(m) returns from now on
 }
 
 void StackedTrainer::refine(int m) {
@@ -379,16 +380,14 @@ void StackedTrainer::train_phase(Phase phase, const EpochCallback& on_epoch) {
     flow_adam_ = std::make_unique<autodiff::ModelAdam>(flow_->parameters(), models());
   for (Slot& s : slots_) {
     s.active = s.failure.empty();
-    s.round = s.since_refinement = s.calm_epochs = 0;
-    s.previous_loss = NAN;
-    s.previous_population = dataset_.train_populations(s.labels, s.states);
+    s.schedule.emplace(phase_config(s.config, phase), dataset_.train_populations(s.labels, s.states));
   }
   const auto any_active = [&] { return std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.active; }); };
   for (int epoch = 0; any_active(); ++epoch) {
     const auto started = std::chrono::steady_clock::now();
     good_spib_ = snapshot_of(spib_->parameters());
     good_flow_ = snapshot_of(flow_->parameters());
-    set_learning_rates(phase);
+    set_learning_rates();
     const EpochLosses train = run_epoch(phase, Split::Train, true, epoch);
     const bool validate = dataset_.pairs(Split::Validation) > 0;
     const EpochLosses validation = validate ? run_epoch(phase, Split::Validation, false, epoch) : EpochLosses{};
@@ -404,48 +403,30 @@ void StackedTrainer::train_phase(Phase phase, const EpochCallback& on_epoch) {
         fail(m, phase, epoch, validation.diverged_at[m], validation.what[m], false);
         continue;
       }
-      const PhaseConfig& pc = phase_config(s.config, phase);
       EpochRecord record;
       record.phase = phase;
       record.epoch = epoch;
-      record.round = s.round;
-      record.learning_rate = pc.learning_rate * std::pow(pc.lr_decay, s.since_refinement);
       record.train = train.parts[m];
       if (validate) record.validation = validation.parts[m];
       record.states = s.states;
       record.populations = dataset_.train_populations(s.labels, s.states);
-      if (record.populations.size() == s.previous_population.size())
-        for (std::size_t k = 0; k < record.populations.size(); ++k)
-          if (s.previous_population[k] > 0)
-            record.population_change =
-                std::max(record.population_change,
-                         std::abs(record.populations[k] - s.previous_population[k]) / s.previous_population[k]);
-      s.previous_population = record.populations;
+      const bool converged = s.schedule->finish_epoch(record);
       record.seconds = seconds;  // the stack's epoch: every model's share of one pass
       s.history.push_back(record);
       if (on_epoch) on_epoch(m, record);
 
-      s.calm_epochs = std::abs(record.train.total - s.previous_loss) < pc.tolerance ? s.calm_epochs + 1 : 0;
-      s.previous_loss = record.train.total;
-      ++s.since_refinement;
-      const bool converged = s.calm_epochs >= pc.patience || s.since_refinement >= pc.max_epochs;
       if (!converged) continue;
-      if (s.round >= pc.refinements) {
+      if (!s.schedule->may_refine()) {
         s.active = false;  // this phase is over for model m; it waits frozen
         continue;
       }
       try {
         refine(m);
       } catch (const InvalidArgument& e) {  // too few states left: this model cannot go on
-        s.failure = e.what();
-        s.active = false;
-        s.last_good = std::make_unique<LatfModel>(model(m));
+        stop(m, e.what());
         continue;
       }
-      ++s.round;
-      s.since_refinement = 0;
-      s.calm_epochs = 0;
-      s.previous_loss = NAN;
+      s.schedule->next_round();
     }
   }
 }

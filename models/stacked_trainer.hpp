@@ -71,9 +71,10 @@ class StackedTrainer {
   struct EpochLosses;
   struct StepState;
   EpochLosses run_epoch(Phase phase, Split split, bool training, int epoch);
-  void set_learning_rates(Phase phase);
+  void set_learning_rates();
   void refine(int m);
   void fail(int m, Phase phase, int epoch, std::int64_t step, const std::string& what, bool training);
+  void stop(int m, const std::string& failure);  // model m ends here, kept as it is now
   const Slot& slot(int m) const;
 
   Dataset& dataset_;

@@ -22,6 +22,33 @@ void LossParts::add_step(double share, double step_total, double step_reconstruc
   prior += share * step_prior;
 }
 
+double PhaseSchedule::learning_rate() const {
+  return config_.learning_rate * std::pow(config_.lr_decay, since_refinement_);
+}
+
+bool PhaseSchedule::finish_epoch(EpochRecord& record) {
+  record.round = round_;
+  record.learning_rate = learning_rate();
+  if (record.populations.size() == previous_population_.size())
+    for (std::size_t k = 0; k < record.populations.size(); ++k)
+      if (previous_population_[k] > 0)
+        record.population_change =
+            std::max(record.population_change,
+                     std::abs(record.populations[k] - previous_population_[k]) / previous_population_[k]);
+  previous_population_ = record.populations;
+  calm_epochs_ = std::abs(record.train.total - previous_loss_) < config_.tolerance ? calm_epochs_ + 1 : 0;
+  previous_loss_ = record.train.total;
+  ++since_refinement_;
+  return calm_epochs_ >= config_.patience || since_refinement_ >= config_.max_epochs;
+}
+
+void PhaseSchedule::next_round() {
+  ++round_;
+  since_refinement_ = 0;
+  calm_epochs_ = 0;
+  previous_loss_ = NAN;
+}
+
 std::string divergence_message(Phase phase, int epoch, std::int64_t step, bool training, const std::string& what) {
   const std::string where =
       step >= 0 ? concat(", step ", step)
@@ -160,43 +187,28 @@ void Trainer::refine_labels() {
 void Trainer::train_phase(Phase phase, const EpochCallback& on_epoch) {
   const PhaseConfig& pc = phase == Phase::Spib ? config_.spib_phase : config_.joint_phase;
   reset_optimizers(phase);
-  int round = 0, since_refinement = 0, calm_epochs = 0;
-  double previous_loss = NAN;
-  std::vector<double> previous_population = dataset_.train_populations();
+  PhaseSchedule schedule(pc, dataset_.train_populations());
   for (int epoch = 0;; ++epoch) {
     const auto started = std::chrono::steady_clock::now();
     remember_good_state();  // the weights of the last completed epoch, the caller's checkpoint
     EpochRecord record;
     record.phase = phase;
     record.epoch = epoch;
-    record.round = round;
-    record.learning_rate = pc.learning_rate * std::pow(pc.lr_decay, since_refinement);
-    record.train = run_epoch(phase, Split::Train, true, round, epoch, record.learning_rate);
+    const double learning_rate = schedule.learning_rate();
+    record.train = run_epoch(phase, Split::Train, true, schedule.round(), epoch, learning_rate);
     if (dataset_.pairs(Split::Validation) > 0)
-      record.validation = run_epoch(phase, Split::Validation, false, round, epoch, record.learning_rate);
+      record.validation = run_epoch(phase, Split::Validation, false, schedule.round(), epoch, learning_rate);
     record.states = dataset_.states();
     record.populations = dataset_.train_populations();
-    if (record.populations.size() == previous_population.size())
-      for (std::size_t k = 0; k < record.populations.size(); ++k)
-        if (previous_population[k] > 0)
-          record.population_change = std::max(
-              record.population_change, std::abs(record.populations[k] - previous_population[k]) / previous_population[k]);
-    previous_population = record.populations;
+    const bool converged = schedule.finish_epoch(record);
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     history_.push_back(record);
     if (on_epoch) on_epoch(record);
 
-    calm_epochs = std::abs(record.train.total - previous_loss) < pc.tolerance ? calm_epochs + 1 : 0;
-    previous_loss = record.train.total;
-    ++since_refinement;
-    const bool converged = calm_epochs >= pc.patience || since_refinement >= pc.max_epochs;
     if (!converged) continue;
-    if (round >= pc.refinements) break;
+    if (!schedule.may_refine()) break;
     refine_labels();
-    ++round;
-    since_refinement = 0;
-    calm_epochs = 0;
-    previous_loss = NAN;
+    schedule.next_round();
     reset_optimizers(phase);  // every live parameter, the new output layer included, trains on
   }
 }

@@ -3,6 +3,7 @@
 // refinements) and then the joint phase (flow on under the tilted prior, fresh optimizer).
 // Unlike the reference, the optimizer is rebuilt whenever the decoder's output layer shrinks,
 // so every live parameter keeps training.
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +47,31 @@ struct StepProgress {
   std::int64_t step = 0;            // steps done in this epoch, 1 .. steps_in_epoch
   std::int64_t steps_in_epoch = 0;  // training steps (batches) of the epoch; validation not counted
   double seconds = 0;               // host time since the epoch's first step began
+};
+
+// One model's place in a training phase (METHOD §3): its refinement round, the epochs since the
+// last refinement, and the convergence test — |Δ epoch loss| < tolerance for `patience` epochs in a
+// row, or max_epochs since the refinement. Kept per model by Trainer and StackedTrainer alike.
+class PhaseSchedule {
+ public:
+  PhaseSchedule(const PhaseConfig& config, std::vector<double> populations)
+      : config_(config), previous_population_(std::move(populations)) {}
+  int round() const { return round_; }
+  // lr_decay^(epochs since the refinement) of the phase's rate.
+  double learning_rate() const;
+  // Completes an epoch's record from its losses and populations (round, learning rate, population
+  // change since the previous epoch) and reports whether the round has converged.
+  bool finish_epoch(EpochRecord& record);
+  // Whether the phase has refinements left for a converged round.
+  bool may_refine() const { return round_ < config_.refinements; }
+  // After a refinement: the next round starts with a fresh convergence test.
+  void next_round();
+
+ private:
+  PhaseConfig config_;
+  int round_ = 0, since_refinement_ = 0, calm_epochs_ = 0;
+  double previous_loss_ = NAN;
+  std::vector<double> previous_population_;
 };
 
 // The message of a divergence: phase, epoch, step (< 0: found at the epoch's end), whether it was
