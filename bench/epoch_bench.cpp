@@ -179,7 +179,7 @@ class RunnerBase {
   }
 
   double learning_rate(models::Phase phase) const {
-    return (phase == models::Phase::Spib ? o_.config.spib_phase : o_.config.joint_phase).learning_rate;
+    return models::phase_config(o_.config, phase).learning_rate;
   }
 
   kernels::Indices epoch_order() {

@@ -64,14 +64,6 @@ namespace {
 
 constexpr std::int64_t kFine = -2;
 
-const PhaseConfig& phase_config(const LatfConfig& config, Phase phase) {
-  return phase == Phase::Spib ? config.spib_phase : config.joint_phase;
-}
-
-Tensor snapshot_of(const autodiff::ParameterSet& set) {
-  return set.allocated() && set.size() > 0 ? set.flat_values().clone() : Tensor();
-}
-
 // Copies slot m of every parameter back from a flat snapshot of the whole stacked set.
 void restore_slot(autodiff::ParameterSet& set, const Tensor& snapshot, int m, int models) {
   if (!snapshot.defined()) return;
@@ -385,8 +377,8 @@ void StackedTrainer::train_phase(Phase phase, const EpochCallback& on_epoch) {
   const auto any_active = [&] { return std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.active; }); };
   for (int epoch = 0; any_active(); ++epoch) {
     const auto started = std::chrono::steady_clock::now();
-    good_spib_ = snapshot_of(spib_->parameters());
-    good_flow_ = snapshot_of(flow_->parameters());
+    good_spib_ = values_snapshot(spib_->parameters());
+    good_flow_ = values_snapshot(flow_->parameters());
     set_learning_rates();
     const EpochLosses train = run_epoch(phase, Split::Train, true, epoch);
     const bool validate = dataset_.pairs(Split::Validation) > 0;

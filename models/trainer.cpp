@@ -74,7 +74,7 @@ void Trainer::reset_optimizers(Phase phase) {
 }
 
 LossParts Trainer::run_epoch(Phase phase, Split split, bool training, int round, int epoch, double learning_rate) {
-  const PhaseConfig& pc = phase == Phase::Spib ? config_.spib_phase : config_.joint_phase;
+  const PhaseConfig& pc = phase_config(config_, phase);
   const double beta = config_.spib.beta;
   const int d = config_.spib.latent_dim;
   const std::int64_t total = dataset_.pairs(split);
@@ -158,10 +158,15 @@ LossParts Trainer::run_epoch(Phase phase, Split split, bool training, int round,
   return sum;
 }
 
-namespace {
-Tensor snapshot_of(const autodiff::ParameterSet& set) {
+const PhaseConfig& phase_config(const LatfConfig& config, Phase phase) {
+  return phase == Phase::Spib ? config.spib_phase : config.joint_phase;
+}
+
+Tensor values_snapshot(const autodiff::ParameterSet& set) {
   return set.allocated() && set.size() > 0 ? set.flat_values().clone() : Tensor();
 }
+
+namespace {
 void restore(autodiff::ParameterSet& set, const Tensor& snapshot) {
   if (snapshot.defined() && set.allocated() && set.size() == snapshot.numel()) set.flat_values().copy_from(snapshot);
 }
@@ -169,8 +174,8 @@ void restore(autodiff::ParameterSet& set, const Tensor& snapshot) {
 
 void Trainer::remember_good_state() {
   // A device-to-device copy: no host synchronisation.
-  good_spib_ = snapshot_of(model_.spib->parameters());
-  good_flow_ = snapshot_of(model_.flow->parameters());
+  good_spib_ = values_snapshot(model_.spib->parameters());
+  good_flow_ = values_snapshot(model_.flow->parameters());
 }
 
 void Trainer::roll_back() {
@@ -185,7 +190,7 @@ void Trainer::refine_labels() {
 }
 
 void Trainer::train_phase(Phase phase, const EpochCallback& on_epoch) {
-  const PhaseConfig& pc = phase == Phase::Spib ? config_.spib_phase : config_.joint_phase;
+  const PhaseConfig& pc = phase_config(config_, phase);
   reset_optimizers(phase);
   PhaseSchedule schedule(pc, dataset_.train_populations());
   for (int epoch = 0;; ++epoch) {

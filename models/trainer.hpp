@@ -49,6 +49,12 @@ struct StepProgress {
   double seconds = 0;               // host time since the epoch's first step began
 };
 
+// The settings of one phase of `config`.
+const PhaseConfig& phase_config(const LatfConfig& config, Phase phase);
+// A copy of every value of `set` on its device (undefined for an empty set): the weights a
+// divergence rolls back to. A device-to-device copy, no host synchronisation.
+Tensor values_snapshot(const autodiff::ParameterSet& set);
+
 // One model's place in a training phase (METHOD §3): its refinement round, the epochs since the
 // last refinement, and the convergence test — |Δ epoch loss| < tolerance for `patience` epochs in a
 // row, or max_epochs since the refinement. Kept per model by Trainer and StackedTrainer alike.
