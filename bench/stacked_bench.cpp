@@ -19,6 +19,7 @@
 #include "engine/step_graph.hpp"
 #include "kernels/permutation.hpp"
 #include "models/latf_model.hpp"
+#include "models/layers.hpp"
 #include "models/loss.hpp"
 
 namespace latf::bench {
@@ -60,31 +61,21 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// A fixed batch of `models` slices ([models, B, ...]; models = 0: the single-model shapes).
+// A fixed batch of `count` model slices ([count, B, ...]; count = 0: the single-model shapes).
 struct BatchTensors {
   Tensor inputs, targets, weights, inverse_temperature, noise;
 };
 
-Shape with_models(int models, std::initializer_list<std::int64_t> dims) {
-  std::vector<std::int64_t> all(dims);
-  if (models > 0) all.insert(all.begin(), models);
-  switch (all.size()) {
-    case 1: return Shape{all[0]};
-    case 2: return Shape{all[0], all[1]};
-    default: return Shape{all[0], all[1], all[2]};
-  }
-}
-
-BatchTensors make_batch(int models, const Options& o) {
+BatchTensors make_batch(int count, const Options& o) {
   const std::int64_t rows = o.batch;
   BatchTensors b;
-  b.inputs = random_normal(with_models(models, {rows, 2}), o.device, 1);
-  std::vector<float> one_hot(static_cast<std::size_t>(std::max(models, 1)) * rows * o.states, 0.f);
+  b.inputs = random_normal(models::stacked_shape({rows, 2}, count), o.device, 1);
+  std::vector<float> one_hot(static_cast<std::size_t>(std::max(count, 1)) * rows * o.states, 0.f);
   for (std::size_t r = 0; r < one_hot.size() / o.states; ++r) one_hot[r * o.states + (r * 7) % o.states] = 1.f;
-  b.targets = Tensor::from_vector(one_hot, with_models(models, {rows, o.states}), o.device);
-  b.weights = random_uniform(with_models(models, {rows}), o.device, 2, 0.5, 1.5);
-  b.inverse_temperature = random_uniform(with_models(models, {rows}), o.device, 3, 0.5, 1.0);
-  b.noise = Tensor::empty(with_models(models, {rows, 2}), o.device);
+  b.targets = Tensor::from_vector(one_hot, models::stacked_shape({rows, o.states}, count), o.device);
+  b.weights = random_uniform(models::stacked_shape({rows}, count), o.device, 2, 0.5, 1.5);
+  b.inverse_temperature = random_uniform(models::stacked_shape({rows}, count), o.device, 3, 0.5, 1.0);
+  b.noise = Tensor::empty(models::stacked_shape({rows, 2}, count), o.device);
   return b;
 }
 
