@@ -1,15 +1,8 @@
-#include <thrust/iterator/counting_iterator.h>
-#include <thrust/iterator/transform_iterator.h>
-#include <thrust/iterator/transform_output_iterator.h>
-
-#include <cub/device/device_reduce.cuh>
-#include <cub/device/device_segmented_reduce.cuh>
-#include <cuda/std/functional>
-
 #include "engine/cuda_check.cuh"
 #include "engine/launch.cuh"
 #include "kernels/cross_entropy.hpp"
 #include "kernels/cross_entropy_math.hpp"
+#include "kernels/model_sums.cuh"
 
 namespace latf::kernels {
 
@@ -57,17 +50,6 @@ struct WeightedRowLoss {
   }
 };
 
-struct ScaleToFloat {
-  double scale;
-  __device__ float operator()(double total) const { return static_cast<float>(scale * total); }
-};
-
-// First row of model m: the segments of the per-model reduction.
-struct SegmentStart {
-  std::int64_t rows;
-  __device__ std::int64_t operator()(std::int64_t m) const { return m * rows; }
-};
-
 }  // namespace
 
 void log_softmax_forward_cuda(const float* logits, float* out, std::int64_t n, std::int64_t k, int device) {
@@ -89,27 +71,7 @@ void log_softmax_backward_cuda(const float* out, const float* dout, float* dlogi
 void weighted_cross_entropy_forward_cuda(const float* logits, const float* targets, const float* weights,
                                          float* loss, std::int64_t models, std::int64_t n, std::int64_t k,
                                          int device) {
-  cudaStream_t stream = cuda::current_stream(device);
-  thrust::counting_iterator<std::int64_t> rows(0);
-  auto out = thrust::make_transform_output_iterator(loss, ScaleToFloat{1.0 / double(n)});
-  const WeightedRowLoss row_loss{logits, targets, weights, k};
-  std::size_t temp_bytes = 0;
-  if (models > 1) {  // a segment per model; one model keeps the device-wide reduction below
-    auto row_losses = thrust::make_transform_iterator(rows, row_loss);
-    auto begins = thrust::make_transform_iterator(rows, SegmentStart{n});
-    auto ends = begins + 1;
-    LATF_CUDA_CHECK(cub::DeviceSegmentedReduce::Reduce(nullptr, temp_bytes, row_losses, out, models, begins, ends,
-                                                       ::cuda::std::plus<double>{}, 0.0, stream));
-    Tensor temp = Tensor::empty({static_cast<std::int64_t>(temp_bytes / sizeof(float) + 1)}, Device::cuda(device));
-    LATF_CUDA_CHECK(cub::DeviceSegmentedReduce::Reduce(temp.raw_data(), temp_bytes, row_losses, out, models, begins,
-                                                       ends, ::cuda::std::plus<double>{}, 0.0, stream));
-    return;
-  }
-  LATF_CUDA_CHECK(cub::DeviceReduce::TransformReduce(nullptr, temp_bytes, rows, out, n, ::cuda::std::plus<double>{},
-                                                     row_loss, 0.0, stream));
-  Tensor temp = Tensor::empty({static_cast<std::int64_t>(temp_bytes / sizeof(float) + 1)}, Device::cuda(device));
-  LATF_CUDA_CHECK(cub::DeviceReduce::TransformReduce(temp.raw_data(), temp_bytes, rows, out, n,
-                                                     ::cuda::std::plus<double>{}, row_loss, 0.0, stream));
+  scaled_model_sums(WeightedRowLoss{logits, targets, weights, k}, models, n, 1.0 / double(n), loss, device);
 }
 
 void weighted_cross_entropy_backward_cuda(const float* logits, const float* targets, const float* weights,
