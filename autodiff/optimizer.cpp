@@ -108,7 +108,7 @@ ModelAdam::ModelAdam(ParameterSet& stacked, int models, const kernels::AdamConfi
   const Tensor values = stacked.flat_values();
   for (int i = 0; i < stacked.count(); ++i) {
     const Shape& shape = stacked.shape(i);
-    LATF_REQUIRE(shape.rank() >= 1 && shape[0] == models, "ModelAdam: parameter '", stacked.names()[i],
+    LATF_REQUIRE(models == 1 || (shape.rank() >= 1 && shape[0] == models), "ModelAdam: parameter '", stacked.names()[i],
                  "': expected a stacked shape [", models, ", ...], got ", shape.str());
     const std::int64_t per_model = shape.numel() / models;
     if (per_model == 0) continue;  // owns no element: no element may look it up

@@ -90,8 +90,9 @@ class Adam {
 // slice does under Adam with step(rate_m) and reset() at the same points.
 class ModelAdam {
  public:
-  // Every parameter's leading dim must be `models` (≥ 1). Until set_learning_rates, every model
-  // uses config.learning_rate.
+  // Every parameter's leading dim must be `models` (≥ 1); with models = 1 the parameters may also
+  // have their single-model shapes (one model is a stack of one). Until set_learning_rates, every
+  // model uses config.learning_rate.
   ModelAdam(ParameterSet& stacked, int models, const kernels::AdamConfig& config = {});
   // One rate per model, each finite and ≥ 0 (0 freezes that model's weights; its moments and
   // step count still advance, as with Adam::step(0)). One host→device copy; kept until changed.
@@ -103,6 +104,7 @@ class ModelAdam {
   void reset();
   std::vector<std::int64_t> steps() const;  // per-model step counts (a host copy: synchronises)
   int models() const { return models_; }
+  ParameterSet& parameters() { return parameters_; }
   const kernels::AdamConfig& config() const { return config_; }
   const Tensor& first_moment() const { return first_moment_; }    // flat, like the parameters
   const Tensor& second_moment() const { return second_moment_; }

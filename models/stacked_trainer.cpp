@@ -6,10 +6,7 @@
 #include <optional>
 
 #include "engine/error.hpp"
-#include "engine/random_fill.hpp"
 #include "kernels/elementwise.hpp"
-#include "kernels/gather.hpp"
-#include "kernels/permutation.hpp"
 #include "models/refinement.hpp"
 
 namespace latf::models {
@@ -42,7 +39,7 @@ std::string stacking_conflict(const LatfConfig& a, const LatfConfig& b) {
 // One model's course through training, as a Trainer would keep it.
 struct StackedTrainer::Slot {
   LatfConfig config;
-  std::vector<std::int64_t> labels;  // per frame (on the device: slot m of labels_)
+  std::vector<std::int64_t> labels;  // per frame (on the device: model m of steps_'s labels)
   int states = 0;                    // live states (the first `states` of the stack's K)
   std::vector<EpochRecord> history;
   std::uint64_t noise_stream = 1u << 20;  // as Trainer's
@@ -115,22 +112,15 @@ StackedTrainer::StackedTrainer(std::vector<LatfConfig> configs, Dataset& dataset
   const Shape per_model{models()};
   betas_ = Tensor::from_vector(betas, per_model, device_);
   taus_ = Tensor::from_vector(taus, per_model, device_);
-  const std::int64_t frames = dataset.frames();
-  labels_ = kernels::Indices::empty(models() * frames, device_);
-  const kernels::Indices initial = kernels::Indices::from_vector(dataset.frame_labels(), device_);
-  std::vector<std::int64_t> seeds;
-  for (int m = 0; m < models(); ++m) {
-    kernels::stack_indices(labels_, m, initial);
-    seeds.push_back(static_cast<std::int64_t>(slots_[m].config.seed));
-  }
-  seeds_ = kernels::Indices::from_vector(seeds, device_);
-  streams_ = kernels::Indices::empty(models(), device_);
-  position_ = kernels::Indices::from_vector({0}, device_);
-  sums_ = Tensor::zeros({2, models()}, device_);
-  graphs_ = std::make_unique<StepGraphs>(device_);
+  std::vector<std::uint64_t> seeds;
+  for (const Slot& slot : slots_) seeds.push_back(slot.config.seed);
+  steps_ = std::make_unique<DeviceSteps>(dataset_, device_, seeds, slots_[0].config.spib.latent_dim, false);
 }
 
 StackedTrainer::~StackedTrainer() = default;
+
+void StackedTrainer::set_graphs(bool on) { steps_->set_graphs(on); }
+const std::string& StackedTrainer::graph_fallback() const { return steps_->graph_fallback(); }
 
 int StackedTrainer::models() const { return static_cast<int>(slots_.size()); }
 
@@ -170,58 +160,30 @@ void StackedTrainer::set_learning_rates() {
   if (flow_adam_) flow_adam_->set_learning_rates(rates);
 }
 
-// One step shape's buffers, kept for as long as a recorded graph may replay them.
-struct StackedTrainer::StepState {
-  kernels::PairBatch batch;  // [M, rows, ...]
-  Tensor noise;              // [M, rows, d]
-  Tape tape;
-  LossVars loss;
-};
-
-namespace {
-// Writes `values` (one word per model) into the fixed device list `list`.
-void write_words(kernels::Indices& list, const std::vector<std::int64_t>& values, const Device& device) {
-  kernels::stack_indices(list, 0, kernels::Indices::from_vector(values, device));
-}
-}  // namespace
-
 StackedTrainer::EpochLosses StackedTrainer::run_epoch(Phase phase, Split split, bool training, int epoch) {
   const int count_models = models();
   const std::int64_t batch_size = phase_config(slots_[0].config, phase).batch_size;  // shared by the stack
-  const int d = slots_[0].config.spib.latent_dim, descriptors = dataset_.descriptors(), states = spib_->states();
   const std::int64_t total = dataset_.pairs(split);
-  // The epoch's device-side inputs, written before its first step. Each model shuffles with its
-  // own seed and epoch count, as its Trainer would; validation keeps the split's order; a model out
-  // of the phase reads in order (its batches only feed a frozen update).
-  kernels::StackedPairSource source{dataset_.pair_source(split), labels_, kernels::Indices()};
-  source.split.states = states;  // the stack's width; model m's labels stay below its live count
-  if (training) {
-    if (orders_.size() != count_models * total) {
-      orders_ = kernels::Indices::empty(count_models * total, device_);
-      graphs_->clear();  // recorded steps read the old list
-    }
-    for (int m = 0; m < count_models; ++m) {
-      const Slot& s = slots_[m];
-      if (!s.active) {
-        kernels::stack_identity(orders_, m, total);
-        continue;
-      }
-      kernels::Indices order = kernels::Indices::empty(total, device_);
-      kernels::permutation(order, s.config.seed, 10'000 + s.history.size());
-      kernels::stack_indices(orders_, m, order);
-    }
-    source.orders = orders_;
+  steps_->set_step_checks(step_checks_, false);  // one model's NaN must not stop the others: losses are checked per model
+  // Each model shuffles with its own seed and epoch count, as its Trainer would; validation keeps
+  // the split's order; a model out of the phase reads in order (its batches only feed a frozen
+  // update). Noise streams as each model's Trainer numbers them: a training step of an active
+  // model takes its next stream, a validation step s stream 2^40 + s; a frozen model draws from
+  // 2^41 + s.
+  std::vector<std::int64_t> shuffles, streams(count_models);
+  for (int m = 0; m < count_models; ++m) {
+    const Slot& s = slots_[m];
+    if (training) shuffles.push_back(s.active ? 10'000 + static_cast<std::int64_t>(s.history.size()) : -1);
+    streams[m] = static_cast<std::int64_t>(!training ? (1ull << 40) : s.active ? s.noise_stream : (1ull << 41));
   }
-  // Noise streams as each model's Trainer numbers them: a training step of an active model takes
-  // its next stream, a validation step s stream 2^40 + s; a frozen model draws from 2^41 + s.
-  std::vector<std::int64_t> streams(count_models);
-  for (int m = 0; m < count_models; ++m)
-    streams[m] = static_cast<std::int64_t>(!training          ? (1ull << 40)
-                                           : slots_[m].active ? slots_[m].noise_stream
-                                                              : (1ull << 41));
-  write_words(streams_, streams, device_);
-  write_words(position_, {0}, device_);  // each step advances it, wrapping to 0 after the last
-  if (!step_checks_) sums_.zero();
+  steps_->begin_epoch(split, shuffles, streams, spib_->states());  // the stack's width; model m's labels stay below its live count
+  std::vector<autodiff::ModelAdam*> optimizers;
+  if (training)
+    for (autodiff::ModelAdam* adam : {spib_adam_.get(), flow_adam_.get()})
+      if (adam) optimizers.push_back(adam);
+  const DeviceSteps::LossBuilder build_loss = [&](Tape& tape, const BatchVars& vars) {
+    return stacked_latf_loss(tape, *spib_, *flow_, phase, vars, betas_, taus_);
+  };
   EpochLosses losses;
   losses.parts.assign(count_models, LossParts{});
   losses.diverged_at.assign(count_models, kFine);
@@ -239,66 +201,15 @@ StackedTrainer::EpochLosses StackedTrainer::run_epoch(Phase phase, Split split, 
     if (s.schedule) progress.round = std::max(progress.round, s.schedule->round());
   progress.steps_in_epoch = (total + batch_size - 1) / batch_size;
   const auto epoch_start = report_steps ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-  const bool record = graphs_on_ && !step_checks_ && device_.is_cuda();
   std::int64_t steps = 0;
   for (std::int64_t start = 0; start < total; start += batch_size, ++steps) {
     const std::int64_t rows = std::min<std::int64_t>(batch_size, total - start);
-    // A step's shape: phase, training or validation (another split, no update), full or last batch.
-    const std::int64_t key = ((phase == Phase::Joint ? 2 : 0) + (training ? 1 : 0)) * 2 + (rows == batch_size ? 0 : 1);
-    std::unique_ptr<StepState>& state = steps_[key];
-    if (!state) {
-      state = std::make_unique<StepState>();
-      state->batch.inputs = Tensor::empty({count_models, rows, descriptors}, device_);
-      state->batch.targets = Tensor::empty({count_models, rows, states}, device_);
-      state->batch.weights = Tensor::empty({count_models, rows}, device_);
-      state->batch.inverse_temperature = Tensor::empty({count_models, rows}, device_);
-      state->noise = Tensor::empty({count_models, rows, d}, device_);
-    }
-    StepState& st = *state;
     const double share = static_cast<double>(rows) / total;
-    // Everything a step does on the device; nothing in it changes from one step to the next
-    // except through device memory (the position, the streams, Adam's counts), so it replays.
-    const auto step = [&] {
-      kernels::gather_pairs_stacked(source, position_, st.batch);
-      kernels::advance_position(position_, batch_size, total);
-      fill_normal_stacked(st.noise, seeds_, streams_);
-      advance_streams(streams_);
-      st.tape.clear();
-      st.tape.set_check_finite(false);  // one model's NaN must not stop the others: losses are checked per model
-      st.tape.set_grad_enabled(training);
-      if (training) {
-        spib_->parameters().zero_grad();
-        if (flow_adam_) flow_->parameters().zero_grad();
-      }
-      const BatchVars vars{st.tape.constant(st.batch.inputs), st.tape.constant(st.batch.targets),
-                           st.tape.constant(st.batch.weights), st.tape.constant(st.batch.inverse_temperature),
-                           st.tape.constant(st.noise)};
-      st.loss = stacked_latf_loss(st.tape, *spib_, *flow_, phase, vars, betas_, taus_);
-      if (!step_checks_) {
-        Tensor reconstruction_sums = sums_.view(0, {count_models}), prior_sums = sums_.view(count_models, {count_models});
-        kernels::accumulate_scaled(share, st.tape.value(st.loss.reconstruction), reconstruction_sums);
-        kernels::accumulate_scaled(share, st.tape.value(st.loss.prior), prior_sums);
-      }
-      if (training) {
-        st.tape.backward(st.loss.total);
-        spib_adam_->step();
-        if (flow_adam_) flow_adam_->step();
-      }
-    };
-    bool done = false;
-    if (record && graphs_on_) {
-      try {
-        graphs_->run(key, step);
-        done = true;
-      } catch (const GraphRecordingError& e) {  // nothing of the step ran: queue it op by op from now on
-        graphs_on_ = false;
-        graph_fallback_ = e.what();
-      }
-    }
-    if (!done) step();
+    steps_->step(phase, training, batch_size, rows, share, build_loss, optimizers);
     if (step_checks_) {
-      const std::vector<float> reconstruction = st.tape.value(st.loss.reconstruction).to_vector();
-      const std::vector<float> prior = st.tape.value(st.loss.prior).to_vector();
+      const Tape& tape = steps_->tape();
+      const std::vector<float> reconstruction = tape.value(steps_->losses().reconstruction).to_vector();
+      const std::vector<float> prior = tape.value(steps_->losses().prior).to_vector();
       for (int m = 0; m < count_models; ++m) {
         const Slot& s = slots_[m];
         if (!s.active && training) continue;
@@ -322,7 +233,7 @@ StackedTrainer::EpochLosses StackedTrainer::run_epoch(Phase phase, Split split, 
     for (Slot& s : slots_)
       if (s.active) s.noise_stream += static_cast<std::uint64_t>(steps);
   if (!step_checks_) {
-    const std::vector<float> read = sums_.to_vector();  // the epoch's one host synchronisation
+    const std::vector<float> read = steps_->read_sums();  // the epoch's one host synchronisation
     for (int m = 0; m < count_models; ++m) {
       LossParts& sum = losses.parts[m];
       sum.reconstruction = read[m];
@@ -358,14 +269,14 @@ void StackedTrainer::refine(int m) {
   spib_->set_model(m, *r.spib);
   s.labels = std::move(r.labels);
   s.states = r.states;
-  kernels::stack_indices(labels_, m, kernels::Indices::from_vector(s.labels, device_));
+  steps_->set_labels(m, s.labels);
   // As Trainer rebuilds its optimizers after a refinement: fresh moments for every live parameter.
   spib_adam_->reset_model(m);
   if (flow_adam_) flow_adam_->reset_model(m);
 }
 
 void StackedTrainer::train_phase(Phase phase, const EpochCallback& on_epoch) {
-  graphs_->clear();  // the recorded steps use the previous phase's optimizers
+  steps_->forget_steps();  // the recorded steps use the previous phase's optimizers
   spib_adam_ = std::make_unique<autodiff::ModelAdam>(spib_->parameters(), models());
   flow_adam_.reset();
   if (phase == Phase::Joint && flow_->parameters().size() > 0)

@@ -12,14 +12,12 @@
 // whose loss turns NaN/Inf is rolled back to its weights at the end of its last good epoch and
 // frozen for good; the others train on (failure(m) says what happened).
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "autodiff/optimizer.hpp"
-#include "engine/step_graph.hpp"
-#include "kernels/permutation.hpp"
+#include "models/device_steps.hpp"
 #include "models/trainer.hpp"
 
 namespace latf::models {
@@ -49,8 +47,8 @@ class StackedTrainer {
   // noise streams, Adam's step counts — lives in device memory. Off: every step is queued op by op.
   // A step that cannot be recorded (a bug: something in it synchronises with the host) is run op
   // by op instead, from then on; graph_fallback() then says why (empty otherwise).
-  void set_graphs(bool on) { graphs_on_ = on; }
-  const std::string& graph_fallback() const { return graph_fallback_; }
+  void set_graphs(bool on);
+  const std::string& graph_fallback() const;
   void set_step_callback(Trainer::StepCallback on_step) { on_step_ = std::move(on_step); }
 
   int models() const;
@@ -69,7 +67,6 @@ class StackedTrainer {
  private:
   struct Slot;
   struct EpochLosses;
-  struct StepState;
   EpochLosses run_epoch(Phase phase, Split split, bool training, int epoch);
   void set_learning_rates();
   void refine(int m);
@@ -87,17 +84,8 @@ class StackedTrainer {
   std::unique_ptr<autodiff::ModelAdam> spib_adam_, flow_adam_;
   Tensor betas_, taus_;           // [M] on the device
   Tensor good_spib_, good_flow_;  // flat values at the start of the running epoch
-  // What a step reads on the device, at fixed addresses so that a recorded step can replay:
-  kernels::Indices labels_;     // [M·F] every model's frame labels (kernels/gather.hpp)
-  kernels::Indices orders_;     // [M·P] the epoch's shuffles of the training pairs
-  kernels::Indices position_;   // [1] the batch's first position, advanced by each step
-  kernels::Indices seeds_, streams_;  // [M] noise seed and stream of each model, streams advanced per step
-  Tensor sums_;                 // [2, M] the epoch's reconstruction and prior sums (no step checks)
-  std::map<std::int64_t, std::unique_ptr<StepState>> steps_;  // per step shape: batch, noise, tape
-  std::unique_ptr<StepGraphs> graphs_;
+  std::unique_ptr<DeviceSteps> steps_;  // every model's labels, shuffles, noise streams, step buffers
   bool step_checks_ = true;
-  bool graphs_on_ = true;
-  std::string graph_fallback_;
   Trainer::StepCallback on_step_;
 };
 

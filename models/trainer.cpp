@@ -6,9 +6,7 @@
 
 #include "autodiff/ops.hpp"
 #include "engine/error.hpp"
-#include "engine/random_fill.hpp"
-#include "kernels/elementwise.hpp"
-#include "kernels/permutation.hpp"
+#include "models/device_steps.hpp"
 #include "models/refinement.hpp"
 
 namespace latf::models {
@@ -64,35 +62,48 @@ Trainer::Trainer(const LatfConfig& config, Dataset& dataset, const Device& devic
   step_checks_ = device_.is_cpu();
   model_ = LatfModel::create(config, dataset.descriptors(), dataset.states(), dataset.normalization(),
                              dataset.reference_temperature(), device);
+  steps_ = std::make_unique<DeviceSteps>(dataset_, device_, std::vector<std::uint64_t>{config.seed},
+                                         config.spib.latent_dim, true);
 }
 
+Trainer::~Trainer() = default;
+
+void Trainer::set_graphs(bool on) { steps_->set_graphs(on); }
+const std::string& Trainer::graph_fallback() const { return steps_->graph_fallback(); }
+
 void Trainer::reset_optimizers(Phase phase) {
-  spib_adam_ = std::make_unique<autodiff::Adam>(model_.spib->parameters());
+  steps_->forget_steps();  // the recorded steps update the old optimizers (and, after a refinement, the old model)
+  spib_adam_ = std::make_unique<autodiff::ModelAdam>(model_.spib->parameters(), 1);
   flow_adam_.reset();
   if (phase == Phase::Joint && model_.flow->parameters().size() > 0)
-    flow_adam_ = std::make_unique<autodiff::Adam>(model_.flow->parameters());
+    flow_adam_ = std::make_unique<autodiff::ModelAdam>(model_.flow->parameters(), 1);
 }
 
 LossParts Trainer::run_epoch(Phase phase, Split split, bool training, int round, int epoch, double learning_rate) {
   const PhaseConfig& pc = phase_config(config_, phase);
-  const double beta = config_.spib.beta;
-  const int d = config_.spib.latent_dim;
   const std::int64_t total = dataset_.pairs(split);
-  // The epoch's order is computed where the data live; validation keeps the split's order.
-  kernels::Indices order;
-  if (training) {
-    order = kernels::Indices::empty(total, device_);
-    kernels::permutation(order, config_.seed, 10'000 + history_.size());
-  }
   // With per-step checks (the CPU: reads are free) each step's losses are read at once, so a NaN
-  // names its step. Without (a GPU: the steps only queue work) the losses are summed into a
-  // device tensor [total, reconstruction, prior] and read once at the end of the epoch.
-  const bool read_each_step = step_checks_;
-  Tensor sums = read_each_step ? Tensor() : Tensor::zeros({3}, device_);
-  Tape tape;
-  tape.set_check_finite(step_checks_);  // without it the epoch's loss check stands in for it
-  tape.set_grad_enabled(training);
-  Batch batch;
+  // names its step. Without (a GPU: the steps only queue work) the losses are summed on the
+  // device and read once at the end of the epoch.
+  steps_->set_step_checks(step_checks_, true);
+  std::vector<autodiff::ModelAdam*> optimizers;
+  if (training) {
+    for (autodiff::ModelAdam* adam : {spib_adam_.get(), flow_adam_.get()})
+      if (adam) {
+        adam->set_learning_rates({static_cast<float>(learning_rate)});
+        optimizers.push_back(adam);
+      }
+  }
+  // Training shuffles with the seed and the epoch count; validation keeps the split's order. A
+  // training step draws the next noise stream, validation step s stream 2^40 + s.
+  const std::vector<std::int64_t> shuffles =
+      training ? std::vector<std::int64_t>{10'000 + static_cast<std::int64_t>(history_.size())}
+               : std::vector<std::int64_t>{};
+  const std::int64_t first_stream = training ? static_cast<std::int64_t>(noise_stream_) : std::int64_t{1} << 40;
+  steps_->begin_epoch(split, shuffles, {first_stream}, dataset_.states());
+  const DeviceSteps::LossBuilder build_loss = [&](Tape& tape, const BatchVars& vars) {
+    return latf_loss(tape, *model_.spib, *model_.flow, phase, vars, config_.spib.beta, config_.flow.tau);
+  };
   LossParts sum;
   const bool report_steps = training && on_step_;
   StepProgress progress;
@@ -106,54 +117,37 @@ LossParts Trainer::run_epoch(Phase phase, Split split, bool training, int round,
     if (on_divergence_) on_divergence_();  // e.g. make sure the last good checkpoint is on disk
     throw BackendError(divergence_message(phase, epoch, step, training, what));
   };
-  for (std::int64_t start = 0, step = 0; start < total; start += pc.batch_size, ++step) {
+  std::int64_t steps = 0;
+  for (std::int64_t start = 0; start < total; start += pc.batch_size, ++steps) {
     const std::int64_t count = std::min<std::int64_t>(pc.batch_size, total - start);
-    dataset_.gather(split, order, start, count, batch);
-    tape.clear();
-    if (training) {
-      model_.spib->parameters().zero_grad();
-      if (flow_adam_) model_.flow->parameters().zero_grad();
-    }
-    Tensor noise = Tensor::empty({count, d}, device_);
-    fill_normal(noise, config_.seed, training ? noise_stream_++ : (1ull << 40) + static_cast<std::uint64_t>(step));
-    LossVars parts;
-    try {
-      const BatchVars vars{tape.constant(batch.inputs), tape.constant(batch.targets), tape.constant(batch.weights),
-                           tape.constant(batch.inverse_temperature), tape.constant(noise)};
-      parts = latf_loss(tape, *model_.spib, *model_.flow, phase, vars, beta, config_.flow.tau);
-    } catch (const InvalidArgument& e) {  // check mode found a NaN/Inf inside the step
-      diverged(step, e.what());
-    }
     const double share = static_cast<double>(count) / total;
-    if (read_each_step) {
-      const double loss_value = tape.value(parts.total).item();
-      if (!std::isfinite(loss_value)) diverged(step, concat("loss is ", loss_value));
-      sum.add_step(share, loss_value, tape.value(parts.reconstruction).item(), tape.value(parts.prior).item());
-    } else {
-      const Var summed[3] = {parts.total, parts.reconstruction, parts.prior};
-      for (int i = 0; i < 3; ++i) {
-        Tensor slot = sums.view(i, {1});
-        kernels::accumulate_scaled(share, tape.value(summed[i]).reshape({1}), slot);
-      }
+    try {
+      steps_->step(phase, training, pc.batch_size, count, share, build_loss, optimizers);
+    } catch (const NonFiniteStep& e) {
+      diverged(steps, e.what());
     }
-    if (training) {
-      tape.backward(parts.total);
-      spib_adam_->step(static_cast<float>(learning_rate));
-      if (flow_adam_) flow_adam_->step(static_cast<float>(learning_rate));
+    if (step_checks_) {
+      const Tape& tape = steps_->tape();
+      const LossVars& parts = steps_->losses();
+      const double loss_value = tape.value(parts.total).item();
+      if (!std::isfinite(loss_value)) diverged(steps, concat("loss is ", loss_value));
+      sum.add_step(share, loss_value, tape.value(parts.reconstruction).item(), tape.value(parts.prior).item());
     }
     if (report_steps) {
-      progress.step = step + 1;
+      progress.step = steps + 1;
       progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
       on_step_(progress);
     }
   }
-  if (!read_each_step) {
-    const std::vector<float> read = sums.to_vector();  // the epoch's one host synchronisation
-    sum = LossParts{read[0], read[1], read[2]};
+  if (training) noise_stream_ += static_cast<std::uint64_t>(steps);
+  if (!step_checks_) {
+    const std::vector<float> read = steps_->read_sums();  // the epoch's one host synchronisation
+    sum.reconstruction = read[0];
+    sum.prior = read[1];
+    sum.total = sum.reconstruction + config_.spib.beta * sum.prior;
     // A NaN/Inf step poisons every later sum, so the epoch total catches it; which step it was
     // is not known without a read per step.
-    if (!std::isfinite(sum.total) || !std::isfinite(sum.reconstruction) || !std::isfinite(sum.prior))
-      diverged(-1, concat("loss is ", sum.total));
+    if (!std::isfinite(sum.total)) diverged(-1, concat("loss is ", sum.total));
   }
   return sum;
 }
@@ -185,6 +179,8 @@ void Trainer::roll_back() {
 
 void Trainer::refine_labels() {
   Refinement r = refine_states(model_, dataset_);
+  steps_->forget_steps();  // they read the old model's parameters
+  steps_->set_labels(0, r.labels);
   dataset_.relabel(std::move(r.labels), r.states);
   model_.spib = std::move(r.spib);
 }

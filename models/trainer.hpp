@@ -84,12 +84,15 @@ class PhaseSchedule {
 // the validation pass, and what was found.
 std::string divergence_message(Phase phase, int epoch, std::int64_t step, bool training, const std::string& what);
 
+class DeviceSteps;
+
 class Trainer {
  public:
   using EpochCallback = std::function<void(const EpochRecord&)>;
   using StepCallback = std::function<void(const StepProgress&)>;
 
   Trainer(const LatfConfig& config, Dataset& dataset, const Device& device);
+  ~Trainer();
 
   // Both phases. Throws BackendError naming the phase and epoch (and, on the CPU, the step) if
   // the loss turns NaN/Inf; the model's weights are first rolled back to those at the end of
@@ -111,6 +114,11 @@ class Trainer {
   // end. Settable for tests, so that the GPU's bookkeeping also runs on the CPU.
   void set_step_checks(bool on) { step_checks_ = on; }
   bool step_checks() const { return step_checks_; }
+  // Without step checks on a CUDA device (the default there), each step shape is recorded once as
+  // a CUDA Graph and replayed (models/device_steps.hpp). Off: every step is queued op by op. A step
+  // that cannot be recorded runs op by op from then on; graph_fallback() then says why.
+  void set_graphs(bool on);
+  const std::string& graph_fallback() const;
 
   // One label refinement (METHOD §3 steps 1–3): relabel every frame by argmax_k q(k | μ(x)), drop
   // empty states and shrink the decoder, reset each pseudo-input to the frame nearest its
@@ -135,7 +143,9 @@ class Trainer {
   Dataset& dataset_;
   Device device_;
   LatfModel model_;
-  std::unique_ptr<autodiff::Adam> spib_adam_, flow_adam_;
+  // Stacks of one: their step counts and rates live on the device, so a recorded step replays.
+  std::unique_ptr<autodiff::ModelAdam> spib_adam_, flow_adam_;
+  std::unique_ptr<DeviceSteps> steps_;
   std::vector<EpochRecord> history_;
   std::function<void()> on_divergence_;
   StepCallback on_step_;

@@ -210,6 +210,39 @@ INSTANTIATE_TEST_SUITE_P(
                       EquivalenceCase{"ThreeModelsDoubleWeightDecay", 3, DType::Float64, true}),
     [](const ::testing::TestParamInfo<EquivalenceCase>& info) { return std::string(info.param.name); });
 
+// One model is a stack of one in its own shapes too (Trainer's optimizer): ModelAdam(set, 1) on a
+// single-model set equals Adam bit for bit through changing rates and a reset.
+TEST(ModelAdam, OneModelInSingleShapesEqualsAdam) {
+  Stack run;
+  build(run, 1, DType::Float32);
+  ParameterSet& set = run.singles[0];
+  ParameterSet twin;
+  for (const Declared& d : kArchitecture) twin.declare(d.name, make_shape(d.dims));
+  twin.allocate(Device::cpu());
+  Tensor twin_values = twin.flat_values();
+  twin_values.copy_from(set.flat_values());
+  const AdamConfig config = decayed_config();
+  ModelAdam stacked(set, 1, config);
+  Adam single(twin, config);
+  for (int step = 1; step <= 5; ++step) {
+    Tensor grads = set.flat_grads(), twin_grads = twin.flat_grads();
+    grads.copy_from(testing::random_tensor({set.size()}, 50 + step, -2, 2));
+    twin_grads.copy_from(grads);
+    const float rate = 0.02f * std::pow(0.7f, float(step));
+    if (step == 3) {
+      stacked.reset();
+      single.reset();
+    }
+    stacked.set_learning_rates({rate});
+    stacked.step();
+    single.step(rate);
+  }
+  EXPECT_EQ(stacked.steps(), std::vector<std::int64_t>{3});
+  EXPECT_EQ(bits(set.flat_values()), bits(twin.flat_values()));
+  EXPECT_EQ(bits(stacked.first_moment()), bits(single.first_moment()));
+  EXPECT_EQ(bits(stacked.second_moment()), bits(single.second_moment()));
+}
+
 // Resetting model 1 leaves the other models' moments and step counts untouched, and zeroes
 // model 1's slice of every parameter (not a contiguous range of the flat buffer).
 TEST(ModelAdam, ResetModelTouchesOnlyItsSlices) {

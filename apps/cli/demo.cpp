@@ -187,6 +187,8 @@ void run_demo(const DemoOptions& o) {
     if (bar) bar->clear();
     print_epoch(r, last_round);
   });
+  if (!trainer.graph_fallback().empty())
+    std::fprintf(stderr, "latf demo: steps ran op by op, not as CUDA Graphs: %s\n", trainer.graph_fallback().c_str());
   const models::LatfModel& model = trainer.model();
   std::printf("trained: %d states (%.1f s)\n", dataset.states(), seconds_since(stage));
 

@@ -72,6 +72,11 @@ models::Dataset build_dataset(const models::LatfConfig& config, const std::vecto
   return dataset;
 }
 
+// A training whose steps could not be recorded as CUDA Graphs ran op by op: correct, but slower.
+void report_graph_fallback(const std::string& why) {
+  if (!why.empty()) std::fprintf(stderr, "latf train: steps ran op by op, not as CUDA Graphs: %s\n", why.c_str());
+}
+
 const std::map<std::string, std::string> kMetadata = {{"created_by", "latf train"}};
 
 // Every output file of a finished run (apps/cli/README.md), into the existing `folder`.
@@ -132,6 +137,7 @@ RunResult train_once(const models::LatfConfig& config, const std::vector<models:
       if (result.partial) keep_partial_run(config, history, folder);
       throw;
     }
+    report_graph_fallback(trainer.graph_fallback());
     result.partial = false;  // from here on a failure is an I/O error, not a partial run
     write_run(trainer.model(), history, dataset.train_populations(), trajectories, folder);
     result.states = dataset.states();
@@ -167,8 +173,7 @@ std::vector<RunResult> train_stacked(const std::vector<models::LatfConfig>& conf
       print_epoch(r);
     }
   });
-  if (!trainer.graph_fallback().empty())
-    std::fprintf(stderr, "latf train: steps ran op by op, not as CUDA Graphs: %s\n", trainer.graph_fallback().c_str());
+  report_graph_fallback(trainer.graph_fallback());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (std::size_t m = 0; m < configs.size(); ++m) {
     RunResult& result = results[m];
