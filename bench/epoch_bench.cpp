@@ -1,10 +1,10 @@
-// latf_epoch_bench: wall time of whole training epochs of the engine on the CPU, on the data set
-// that bench/peer/latf_twin.py make-data wrote (the PyTorch twin times the same files; see
-// bench/run_epoch_bench.sh). One epoch is one shuffled pass over all frames in batches, each step
-// exactly as models::Trainer::run_epoch does it on the CPU: the epoch's kernels::permutation, then
-// per step gather the batch (kernels::gather_pairs), clear the tape, zero the gradients, draw the
-// noise, record latf_loss, read the losses back, backward, Adam on the SPIB set (and the flow set
-// in the joint phase). The label lag is not modelled (lag 0): a frame's label is its target.
+// latf_epoch_bench: wall time of whole training epochs of the engine, on the data set that
+// bench/peer/latf_twin.py make-data wrote (the PyTorch twin times the same files; see
+// bench/run_epoch_bench.sh and bench/gpu_check.sh). One epoch is one shuffled pass over all frames
+// in batches, each step exactly as models::Trainer runs it (models::DeviceSteps: gather the batch,
+// draw the noise, record latf_loss, backward, Adam on the SPIB set and in the joint phase the flow
+// set), with the trainer's per-step checks on the CPU and its device-resident, graph-replayed
+// epoch on CUDA. The label lag is not modelled (lag 0): a frame's label is its target.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -21,11 +21,9 @@
 #include "bench/bench_support.hpp"
 #include "data/npy.hpp"
 #include "engine/error.hpp"
-#include "engine/random_fill.hpp"
-#include "kernels/elementwise.hpp"
 #include "kernels/gather.hpp"
-#include "kernels/permutation.hpp"
 #include "models/dataset.hpp"
+#include "models/device_steps.hpp"
 #include "models/latf_model.hpp"
 #include "models/loss.hpp"
 #include "models/trainer.hpp"
@@ -37,18 +35,21 @@ struct Options {
   std::string data_dir, json_path, commit, command;
   std::vector<std::string> phases = {"spib", "joint"};
   std::vector<bool> check_modes = {true, false};  // the trainer's CPU setting first
+  std::vector<bool> graph_modes = {true, false};  // CUDA: the trainer's setting first
   int epochs = 3;
   int batch = 512;
   models::LatfConfig config;
-  Device device = Device::cpu();  // --device cuda: the device-resident epoch (DeviceEpochRunner)
+  Device device = Device::cpu();  // --device cuda: the trainer's device-resident epoch
 };
 
 const char* kUsage =
     "usage: latf_epoch_bench --data DIR --json PATH [--phases spib,joint] [--epochs N] [--batch B]\n"
     "                        [--check on|off|both] [--layers L] [--hidden h] [--width n] [--latent-dim d]\n"
     "                        [--encoder linear|nonlinear] [--beta b] [--tau t] [--commit SHA] [--device cpu|cuda]\n"
+    "                        [--graphs on|off|both]\n"
     "  DIR holds inputs.npy [F,D], labels.npy [F], weights.npy [F], inverse_temperature.npy [F]\n"
-    "  --check   the tape's NaN/Inf check mode (on is what models::Trainer uses on the CPU)\n";
+    "  --check   the tape's NaN/Inf check mode (on is what models::Trainer uses on the CPU)\n"
+    "  --graphs  CUDA: steps replayed as CUDA Graphs (what models::Trainer does) or queued op by op\n";
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -82,6 +83,10 @@ Options parse(int argc, char** argv) {
       const std::string mode = value();
       LATF_REQUIRE(mode == "on" || mode == "off" || mode == "both", "option --check: expected on|off|both, got ", mode);
       o.check_modes = mode == "both" ? std::vector<bool>{true, false} : std::vector<bool>{mode == "on"};
+    } else if (arg == "--graphs") {
+      const std::string mode = value();
+      LATF_REQUIRE(mode == "on" || mode == "off" || mode == "both", "option --graphs: expected on|off|both, got ", mode);
+      o.graph_modes = mode == "both" ? std::vector<bool>{true, false} : std::vector<bool>{mode == "on"};
     } else if (arg == "-h" || arg == "--help") {
       std::cout << kUsage;
       std::exit(0);
@@ -121,21 +126,10 @@ Frames load_frames(const std::string& dir) {
   return f;
 }
 
-// The frames as the trainer's Dataset places them for kernels::gather_pairs on `device`: every
-// frame is one pair (present = 0 … F − 1, lag 0).
-kernels::PairSource pair_source(const Frames& f, const Device& device) {
-  std::vector<std::int64_t> identity(static_cast<std::size_t>(f.count()));
-  std::iota(identity.begin(), identity.end(), std::int64_t{0});
-  const Shape per_frame{f.count()};
-  return kernels::PairSource{f.inputs.to(device), kernels::Indices::from_vector(f.labels, device),
-                             Tensor::from_vector(f.weights, per_frame, device),
-                             Tensor::from_vector(f.inverse_temperature, per_frame, device),
-                             kernels::Indices::from_vector(identity, device), 0, f.states};
-}
-
 struct PhaseResult {
   std::string phase;
   bool check_finite = true;
+  bool graphs = false;
   std::vector<double> seconds, cpu_seconds;  // wall and process CPU time per epoch
   models::LossParts last;  // mean losses of the last epoch
   std::int64_t steps = 0;
@@ -149,148 +143,113 @@ double cpu_seconds() {
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
-// What both runners share: the model and its optimisers on one device, the timed epochs, and
-// each step's batch, noise, loss and update exactly as models::Trainer::run_epoch does them.
-class RunnerBase {
- protected:
-  RunnerBase(const Options& o, const Frames& frames, const Device& device)
-      : o_(o), device_(device), total_(frames.count()), source_(pair_source(frames, device)),
-        model_(models::LatfModel::create(o.config, frames.descriptors(), frames.states, {}, 1.0, device)) {}
+// The engine's epochs exactly as models::Trainer runs them: the same device-side steps
+// (models::DeviceSteps, one model) with the same optimizers, here on the bench's frames.
+//  - On the CPU, the trainer's per-step checks: each step's losses are read back, and the tape's
+//    NaN/Inf check mode is on or off (--check).
+//  - On CUDA, the trainer's device-resident epoch: no per-step read, the losses summed on the
+//    device and read once; each step shape recorded once as a CUDA Graph and replayed, or queued
+//    op by op (--graphs).
+class EngineEpochs {
+ public:
+  struct Mode {
+    bool step_checks = true, check_finite = true, graphs = false;
+    std::string label() const {
+      if (step_checks) return check_finite ? "(check on)" : "(check off)";
+      return graphs ? "(graphs)" : "(op by op)";
+    }
+  };
 
-  // o.epochs calls of `epoch(steps)`, each timed; `label` follows "engine <phase> epoch" in the log.
-  template <class Epoch>
-  PhaseResult timed_epochs(models::Phase phase, bool check_finite, const std::string& label, Epoch epoch) {
-    PhaseResult result{models::phase_name(phase), check_finite, {}, {}, {}, 0};
-    spib_adam_ = std::make_unique<autodiff::Adam>(model_.spib->parameters());
+  EngineEpochs(const Options& o, const Frames& frames, const Mode& mode)
+      : o_(o), mode_(mode), device_(o.device), total_(frames.count()), states_(frames.states),
+        model_(models::LatfModel::create(o.config, frames.descriptors(), frames.states, {}, 1.0, device_)),
+        steps_(step_data(frames), device_, {o.config.seed}, true) {
+    steps_.set_step_checks(mode.step_checks, mode.check_finite);
+    steps_.set_graphs(mode.graphs);
+  }
+
+  PhaseResult run(models::Phase phase) {
+    PhaseResult result{models::phase_name(phase), mode_.check_finite && mode_.step_checks, mode_.graphs, {}, {}, {}, 0};
+    steps_.forget_steps();  // recorded for the previous phase's optimizers
+    spib_adam_ = std::make_unique<autodiff::ModelAdam>(model_.spib->parameters(), 1);
     flow_adam_.reset();
-    if (phase == models::Phase::Joint) flow_adam_ = std::make_unique<autodiff::Adam>(model_.flow->parameters());
+    if (phase == models::Phase::Joint) flow_adam_ = std::make_unique<autodiff::ModelAdam>(model_.flow->parameters(), 1);
     for (int e = 0; e < o_.epochs; ++e) {
       synchronize(device_);
       const auto start = std::chrono::steady_clock::now();
       const double cpu_start = cpu_seconds();
-      result.last = epoch(result.steps);  // ends with a read of the losses, so a GPU is done
+      result.last = epoch(phase, result.steps);  // ends with a read of the losses, so a GPU is done
       result.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       result.cpu_seconds.push_back(cpu_seconds() - cpu_start);
-      std::printf("engine %s epoch %s: %.3f s, cpu %.3f s (loss %.4f)\n", result.phase.c_str(), label.c_str(),
+      std::printf("engine %s epoch %s: %.3f s, cpu %.3f s (loss %.4f)\n", result.phase.c_str(), mode_.label().c_str(),
                   result.seconds.back(), result.cpu_seconds.back(), result.last.total);
       std::fflush(stdout);
     }
+    LATF_REQUIRE(steps_.graph_fallback().empty(), "the steps could not be recorded as CUDA Graphs: ",
+                 steps_.graph_fallback());
     return result;
   }
 
-  double learning_rate(models::Phase phase) const {
-    return models::phase_config(o_.config, phase).learning_rate;
-  }
-
-  kernels::Indices epoch_order() {
-    kernels::Indices order = kernels::Indices::empty(total_, device_);
-    kernels::permutation(order, o_.config.seed, 10'000 + epochs_done_++);
-    return order;
-  }
-
-  // Frames [start, start + count) of `order` gathered into `batch`, the tape and the gradients
-  // cleared, fresh noise drawn: the step's loss recorded on `tape`.
-  models::LossVars record_step(autodiff::Tape& tape, models::Phase phase, const kernels::Indices& order,
-                               std::int64_t start, std::int64_t count, kernels::PairBatch& batch) {
-    kernels::resize_pair_batch(source_, count, batch);
-    kernels::gather_pairs(source_, order, start, batch);
-    tape.clear();
-    model_.spib->parameters().zero_grad();
-    if (flow_adam_) model_.flow->parameters().zero_grad();
-    Tensor noise = Tensor::empty({count, o_.config.spib.latent_dim}, device_);
-    fill_normal(noise, o_.config.seed, noise_stream_++);
-    const models::BatchVars vars{tape.constant(batch.inputs), tape.constant(batch.targets),
-                                 tape.constant(batch.weights), tape.constant(batch.inverse_temperature),
-                                 tape.constant(noise)};
-    return models::latf_loss(tape, *model_.spib, *model_.flow, phase, vars, o_.config.spib.beta, o_.config.flow.tau);
-  }
-
-  void update(autodiff::Tape& tape, const models::LossVars& loss, double lr) {
-    tape.backward(loss.total);
-    spib_adam_->step(static_cast<float>(lr));
-    if (flow_adam_) flow_adam_->step(static_cast<float>(lr));
-  }
-
-  const Options& o_;
-  Device device_;
-  std::int64_t total_;
-  kernels::PairSource source_;
-  models::LatfModel model_;
-  std::unique_ptr<autodiff::Adam> spib_adam_, flow_adam_;
-  std::uint64_t noise_stream_ = 1u << 20;
-  std::uint64_t epochs_done_ = 0;
-};
-
-// ---- the CPU epoch, the tape's NaN/Inf check on or off ----
-class EpochRunner : RunnerBase {
- public:
-  EpochRunner(const Options& o, const Frames& frames) : RunnerBase(o, frames, Device::cpu()) {}
-
-  PhaseResult run(models::Phase phase, bool check_finite) {
-    return timed_epochs(phase, check_finite, check_finite ? "(check on)" : "(check off)",
-                        [&](std::int64_t& steps) { return epoch(phase, check_finite, steps); });
-  }
-
  private:
-  models::LossParts epoch(models::Phase phase, bool check_finite, std::int64_t& steps) {
-    const double lr = learning_rate(phase);
-    const kernels::Indices order = epoch_order();
-    autodiff::Tape tape;
-    tape.set_check_finite(check_finite);
-    kernels::PairBatch batch;
+  // Every frame is one pair (present = 0 … F − 1, lag 0); no validation split.
+  models::DeviceSteps::Data step_data(const Frames& f) const {
+    std::vector<std::int64_t> identity(static_cast<std::size_t>(f.count()));
+    std::iota(identity.begin(), identity.end(), std::int64_t{0});
+    const Shape per_frame{f.count()};
+    kernels::PairSource train{f.inputs.to(device_), kernels::Indices::from_vector(f.labels, device_),
+                              Tensor::from_vector(f.weights, per_frame, device_),
+                              Tensor::from_vector(f.inverse_temperature, per_frame, device_),
+                              kernels::Indices::from_vector(identity, device_), 0, f.states};
+    kernels::PairSource validation = train;
+    validation.present = kernels::Indices::empty(0, device_);
+    return models::DeviceSteps::Data{train, validation, f.labels, f.descriptors(), o_.config.spib.latent_dim};
+  }
+
+  models::LossParts epoch(models::Phase phase, std::int64_t& steps) {
+    const double lr = models::phase_config(o_.config, phase).learning_rate;
+    std::vector<autodiff::ModelAdam*> optimizers;
+    for (autodiff::ModelAdam* adam : {spib_adam_.get(), flow_adam_.get()})
+      if (adam) {
+        adam->set_learning_rates({static_cast<float>(lr)});
+        optimizers.push_back(adam);
+      }
+    steps_.begin_epoch(models::Split::Train, {10'000 + epochs_done_++}, {noise_stream_}, states_);
+    const models::DeviceSteps::LossBuilder build_loss = [&](autodiff::Tape& tape, const models::BatchVars& vars) {
+      return models::latf_loss(tape, *model_.spib, *model_.flow, phase, vars, o_.config.spib.beta, o_.config.flow.tau);
+    };
     models::LossParts sum;
     steps = 0;
     for (std::int64_t start = 0; start < total_; start += o_.batch, ++steps) {
       const std::int64_t count = std::min<std::int64_t>(o_.batch, total_ - start);
-      const models::LossVars loss = record_step(tape, phase, order, start, count, batch);
-      const double value = tape.value(loss.total).item();
-      LATF_REQUIRE(std::isfinite(value), "loss diverged at step ", steps);
-      update(tape, loss, lr);
-      // The trainer reads all three parts back every step.
       const double share = static_cast<double>(count) / total_;
-      sum.total += share * value;
-      sum.reconstruction += share * tape.value(loss.reconstruction).item();
-      sum.prior += share * tape.value(loss.prior).item();
+      steps_.step(phase, true, o_.batch, count, share, build_loss, optimizers);
+      if (mode_.step_checks) {  // the trainer reads all three parts back every step
+        const autodiff::Tape& tape = steps_.tape();
+        const models::LossVars& loss = steps_.losses();
+        const double value = tape.value(loss.total).item();
+        LATF_REQUIRE(std::isfinite(value), "loss diverged at step ", steps);
+        sum.add_step(share, value, tape.value(loss.reconstruction).item(), tape.value(loss.prior).item());
+      }
+    }
+    noise_stream_ += steps;
+    if (!mode_.step_checks) {
+      const std::vector<float> read = steps_.read_sums();
+      sum = models::LossParts{read[0] + o_.config.spib.beta * read[1], read[0], read[1]};
+      LATF_REQUIRE(std::isfinite(sum.total), "loss diverged in this epoch");
     }
     return sum;
   }
-};
 
-// ---- --device cuda: the trainer's device-resident epoch (models::Trainer::run_epoch on a GPU) ----
-// The frames live on the device; each epoch permutes there (kernels::permutation), each batch is
-// gathered there (kernels::gather_pairs), the losses are summed there and read once per epoch.
-class DeviceEpochRunner : RunnerBase {
- public:
-  DeviceEpochRunner(const Options& o, const Frames& frames) : RunnerBase(o, frames, o.device) {}
-
-  PhaseResult run(models::Phase phase) {
-    return timed_epochs(phase, false, "on " + device_.str(), [&](std::int64_t& steps) { return epoch(phase, steps); });
-  }
-
- private:
-  models::LossParts epoch(models::Phase phase, std::int64_t& steps) {
-    const double lr = learning_rate(phase);
-    const kernels::Indices order = epoch_order();
-    Tensor sums = Tensor::zeros({3}, device_);
-    autodiff::Tape tape;
-    tape.set_check_finite(false);
-    kernels::PairBatch batch;
-    steps = 0;
-    for (std::int64_t start = 0; start < total_; start += o_.batch, ++steps) {
-      const std::int64_t count = std::min<std::int64_t>(o_.batch, total_ - start);
-      const models::LossVars loss = record_step(tape, phase, order, start, count, batch);
-      const double share = static_cast<double>(count) / total_;
-      const autodiff::Var parts[3] = {loss.total, loss.reconstruction, loss.prior};
-      for (int i = 0; i < 3; ++i) {
-        Tensor slot = sums.view(i, {1});
-        kernels::accumulate_scaled(share, tape.value(parts[i]).reshape({1}), slot);
-      }
-      update(tape, loss, lr);
-    }
-    const std::vector<float> read = sums.to_vector();
-    LATF_REQUIRE(std::isfinite(read[0]), "loss diverged in this epoch");
-    return models::LossParts{read[0], read[1], read[2]};
-  }
+  const Options& o_;
+  Mode mode_;
+  Device device_;
+  std::int64_t total_;
+  int states_;
+  models::LatfModel model_;
+  models::DeviceSteps steps_;
+  std::unique_ptr<autodiff::ModelAdam> spib_adam_, flow_adam_;
+  std::int64_t noise_stream_ = std::int64_t{1} << 20;
+  std::int64_t epochs_done_ = 0;
 };
 
 double median(std::vector<double> v) {
@@ -314,7 +273,7 @@ void write_json(const Options& o, const Frames& frames, const std::vector<PhaseR
   for (std::size_t i = 0; i < results.size(); ++i) {
     const PhaseResult& r = results[i];
     out << (i ? "," : "") << "\n    {\"phase\": \"" << r.phase << "\", \"check_finite\": " << (r.check_finite ? "true" : "false")
-        << ", \"epoch_seconds\": [";
+        << ", \"graphs\": " << (r.graphs ? "true" : "false") << ", \"epoch_seconds\": [";
     for (std::size_t e = 0; e < r.seconds.size(); ++e) out << (e ? ", " : "") << r.seconds[e];
     out << "], \"median_seconds\": " << median(r.seconds) << ", \"epoch_cpu_seconds\": [";
     for (std::size_t e = 0; e < r.cpu_seconds.size(); ++e) out << (e ? ", " : "") << r.cpu_seconds[e];
@@ -328,20 +287,19 @@ void write_json(const Options& o, const Frames& frames, const std::vector<PhaseR
 int run(int argc, char** argv) {
   const Options o = parse(argc, argv);
   const Frames frames = load_frames(o.data_dir);
-  std::vector<PhaseResult> results;
-  if (o.device.is_cuda()) {  // the tape's check mode is off on a GPU, as in the trainer
+  std::vector<EngineEpochs::Mode> modes;
+  if (o.device.is_cuda()) {  // no per-step checks on a GPU, as in the trainer
     require_usable(o.device);
-    DeviceEpochRunner runner(o, frames);
+    for (const bool graphs : o.graph_modes) modes.push_back({false, false, graphs});
+  } else {
+    for (const bool check : o.check_modes) modes.push_back({true, check, false});
+  }
+  std::vector<PhaseResult> results;
+  for (const EngineEpochs::Mode& mode : modes) {
+    // A fresh model per mode, so that every mode times the same trajectory of weights.
+    EngineEpochs runner(o, frames, mode);
     for (const std::string& p : o.phases)
       results.push_back(runner.run(p == "spib" ? models::Phase::Spib : models::Phase::Joint));
-    write_json(o, frames, results);
-    return 0;
-  }
-  for (const bool check : o.check_modes) {
-    // A fresh model per check mode, so both time the same trajectory of weights.
-    EpochRunner runner(o, frames);
-    for (const std::string& p : o.phases)
-      results.push_back(runner.run(p == "spib" ? models::Phase::Spib : models::Phase::Joint, check));
   }
   write_json(o, frames, results);
   return 0;

@@ -34,16 +34,20 @@ Tensor unstacked(const Tensor& t) {
 }
 }  // namespace
 
-DeviceSteps::DeviceSteps(const Dataset& dataset, const Device& device, const std::vector<std::uint64_t>& seeds,
-                         int latent_dim, bool single)
-    : dataset_(dataset), device_(device), models_(static_cast<int>(seeds.size())), latent_dim_(latent_dim), single_(single),
-      frames_(dataset.frames()), seeds_host_(seeds) {
+DeviceSteps::Data DeviceSteps::data_of(const Dataset& dataset, int latent_dim) {
+  return Data{dataset.pair_source(Split::Train), dataset.pair_source(Split::Validation), dataset.frame_labels(),
+              dataset.descriptors(), latent_dim};
+}
+
+DeviceSteps::DeviceSteps(Data data, const Device& device, const std::vector<std::uint64_t>& seeds, bool single)
+    : data_(std::move(data)), device_(device), models_(static_cast<int>(seeds.size())), single_(single),
+      frames_(data_.train.frames.shape()[0]), seeds_host_(seeds) {
   LATF_REQUIRE(models_ >= 1, "device steps: expected at least one model");
   LATF_REQUIRE(!single || models_ == 1, "device steps: the single form takes one model, got ", models_);
-  LATF_REQUIRE(dataset.placed_device() == device, "device steps: the data set lives on ",
-               dataset.placed_device().str(), ", the steps run on ", device.str());
+  LATF_REQUIRE(data_.train.frames.device() == device, "device steps: the data set lives on ",
+               data_.train.frames.device().str(), ", the steps run on ", device.str());
   labels_ = kernels::Indices::empty(models_ * frames_, device_);
-  for (int m = 0; m < models_; ++m) set_labels(m, dataset.frame_labels());
+  for (int m = 0; m < models_; ++m) set_labels(m, data_.labels);
   std::vector<std::int64_t> words;
   for (std::uint64_t seed : seeds) words.push_back(static_cast<std::int64_t>(seed));
   seeds_ = kernels::Indices::from_vector(words, device_);
@@ -75,8 +79,9 @@ void DeviceSteps::begin_epoch(Split split, const std::vector<std::int64_t>& shuf
                " noise streams, got ", streams.size());
   LATF_REQUIRE(shuffles.empty() || shuffles.size() == static_cast<std::size_t>(models_), "device steps: expected ",
                models_, " shuffles or none, got ", shuffles.size());
-  total_ = dataset_.pairs(split);
-  source_ = kernels::StackedPairSource{dataset_.pair_source(split), labels_, kernels::Indices()};
+  const kernels::PairSource& pairs = split == Split::Train ? data_.train : data_.validation;
+  total_ = pairs.present.size();
+  source_ = kernels::StackedPairSource{pairs, labels_, kernels::Indices()};
   source_.split.states = states;
   if (!shuffles.empty()) {
     if (orders_.size() != models_ * total_) {
@@ -111,11 +116,11 @@ void DeviceSteps::step(Phase phase, bool training, std::int64_t batch_size, std:
   if (!state) {
     state = std::make_unique<StepState>();
     kernels::PairBatch& b = state->batch;
-    b.inputs = Tensor::empty({models_, rows, dataset_.descriptors()}, device_);
+    b.inputs = Tensor::empty({models_, rows, data_.descriptors}, device_);
     b.targets = Tensor::empty({models_, rows, source_.split.states}, device_);
     b.weights = Tensor::empty({models_, rows}, device_);
     b.inverse_temperature = Tensor::empty({models_, rows}, device_);
-    state->noise = Tensor::empty({models_, rows, latent_dim_}, device_);
+    state->noise = Tensor::empty({models_, rows, data_.latent_dim}, device_);
   }
   StepState& st = *state;
   last_ = &st;

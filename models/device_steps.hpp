@@ -18,7 +18,7 @@
 #include "autodiff/tape.hpp"
 #include "engine/step_graph.hpp"
 #include "kernels/gather.hpp"
-#include "models/dataset.hpp"
+#include "models/dataset.hpp"  // Split
 #include "models/loss.hpp"
 
 namespace latf::models {
@@ -35,11 +35,18 @@ class DeviceSteps {
   // Builds the loss of one step from its batch (single form for a single model, stacked otherwise).
   using LossBuilder = std::function<LossVars(autodiff::Tape&, const BatchVars&)>;
 
-  // One noise seed per model; noise of `latent_dim` per row. `single`: one model whose loss takes the single-form batch ([B, ...]
-  // rather than [1, B, ...]); requires seeds.size() == 1. Every model starts with the data set's
-  // frame labels.
-  DeviceSteps(const Dataset& dataset, const Device& device, const std::vector<std::uint64_t>& seeds, int latent_dim,
-              bool single);
+  // What the steps read of a data set: each split's pairs on the training device (Dataset::
+  // pair_source; their own labels are not read), the frames' initial labels and the batch widths.
+  struct Data {
+    kernels::PairSource train, validation;
+    std::vector<std::int64_t> labels;  // [F] every model's initial frame labels
+    int descriptors = 0, latent_dim = 0;
+  };
+  static Data data_of(const Dataset& dataset, int latent_dim);
+
+  // One noise seed per model. `single`: one model whose loss takes the single-form batch ([B, ...]
+  // rather than [1, B, ...]); requires seeds.size() == 1.
+  DeviceSteps(Data data, const Device& device, const std::vector<std::uint64_t>& seeds, bool single);
   ~DeviceSteps();
 
   int models() const { return models_; }
@@ -82,9 +89,9 @@ class DeviceSteps {
 
  private:
   struct StepState;
-  const Dataset& dataset_;
+  Data data_;
   Device device_;
-  int models_ = 0, latent_dim_ = 0;
+  int models_ = 0;
   bool single_ = false;
   std::int64_t frames_ = 0;
   std::vector<std::uint64_t> seeds_host_;

@@ -114,7 +114,8 @@ StackedTrainer::StackedTrainer(std::vector<LatfConfig> configs, Dataset& dataset
   taus_ = Tensor::from_vector(taus, per_model, device_);
   std::vector<std::uint64_t> seeds;
   for (const Slot& slot : slots_) seeds.push_back(slot.config.seed);
-  steps_ = std::make_unique<DeviceSteps>(dataset_, device_, seeds, slots_[0].config.spib.latent_dim, false);
+  steps_ = std::make_unique<DeviceSteps>(DeviceSteps::data_of(dataset_, slots_[0].config.spib.latent_dim), device_,
+                                         seeds, false);
 }
 
 StackedTrainer::~StackedTrainer() = default;

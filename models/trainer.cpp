@@ -62,8 +62,8 @@ Trainer::Trainer(const LatfConfig& config, Dataset& dataset, const Device& devic
   step_checks_ = device_.is_cpu();
   model_ = LatfModel::create(config, dataset.descriptors(), dataset.states(), dataset.normalization(),
                              dataset.reference_temperature(), device);
-  steps_ = std::make_unique<DeviceSteps>(dataset_, device_, std::vector<std::uint64_t>{config.seed},
-                                         config.spib.latent_dim, true);
+  steps_ = std::make_unique<DeviceSteps>(DeviceSteps::data_of(dataset_, config.spib.latent_dim), device_,
+                                         std::vector<std::uint64_t>{config.seed}, true);
 }
 
 Trainer::~Trainer() = default;
