@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # The whole GPU check in one command, sized for one call on a lent H200 (8 minutes in all):
 # configure and build Release with CUDA, run every ctest test (the `gpu` label first), time the
-# engine's device-resident training epoch (latf_epoch_bench --device cuda) and the PyTorch twin's
-# epoch on the GPU, eager and torch.compile, on the same data files, then the kernel benchmark
-# (bench/run_bench.sh) and the CPU epoch comparison (bench/run_epoch_bench.sh). Each step has
+# engine's device-resident training epoch (latf_epoch_bench --device cuda, graphs and op by op),
+# stacked models (latf_stacked_bench), 10^8 samples (latf_sample_bench) and the PyTorch twin's
+# epoch on the GPU, eager and torch.compile, on the same data files, then the full reference
+# training, the kernel benchmark (bench/run_bench.sh) and the CPU epoch comparison
+# (bench/run_epoch_bench.sh). Each step has
 # its own time limit, and no step starts past the overall budget, so one hang cannot eat the
 # call. Without a usable GPU every CPU step still runs and each GPU step prints why it is skipped.
 #
-# Results land in $OUT (./gpu-check-out when OUT is unset), at most 10 files, flat:
-#   summary.md  gpu_check.json  ctest_junit.xml  epoch_gpu_engine.json  epoch_gpu_twin.json
-#   stacked_gpu.json  kernel_bench.json  epoch_cpu.json  full_training.json  logs.tar.gz
+# Results land in $OUT (./gpu-check-out when OUT is unset) as four files, since the device tool
+# brings back at most 8:
+#   summary.md       every step's status and the headline numbers (speed-ups, throughput, times)
+#   gpu_check.json   the steps as JSON
+#   results.tar.gz   every result file: ctest_junit.xml, ctest_gpu_junit.xml, epoch_gpu_engine.json,
+#                    epoch_gpu_twin.json, stacked_gpu.json, sample_gpu.json, kernel_bench.json,
+#                    epoch_cpu.json, full_training.json
+#   logs.tar.gz      each step's log
 #
 # On the GPU machine (no -dev packages, no network): first, here, `bash scripts/carry_deps.sh`
 # (copies the header-only dependencies and GoogleTest's sources into the ignored .deps/), then
@@ -35,6 +42,7 @@ jobs="${JOBS:-$(nproc)}"
 scale="${LIMIT_SCALE:-1}"
 mkdir -p "$out"
 logs="$(mktemp -d)"
+res="$(mktemp -d)"  # the result files, packed into results.tar.gz at the end
 started=$SECONDS
 steps_json=()
 summary_rows=()
@@ -123,13 +131,13 @@ if ((built)); then
   rest=()
   if ((gpu && cuda_built)); then
     step ctest_gpu 120 ctest --test-dir "$build_dir" -L gpu -j "$jobs" --output-on-failure \
-      --output-junit "$out/ctest_gpu_junit.xml" --timeout 120
+      --output-junit "$res/ctest_gpu_junit.xml" --timeout 120
     rest=(-LE gpu)  # already run
   else
     skip ctest_gpu "no CUDA device$( ((gpu)) && echo ' (the CUDA backend was not built)'): the gpu-labelled tests run (and skip) with the rest"
   fi
   step ctest_all 180 ctest --test-dir "$build_dir" "${rest[@]}" -j "$jobs" --output-on-failure \
-    --output-junit "$out/ctest_junit.xml" --timeout 120
+    --output-junit "$res/ctest_junit.xml" --timeout 120
 else
   skip ctest_gpu "the build did not finish"
   skip ctest_all "the build did not finish"
@@ -152,7 +160,7 @@ fi
 
 if ((gpu && cuda_built && built && have_data)); then
   if "$build_dir/bench/latf_epoch_bench" --help 2>/dev/null | grep -q -- '--device'; then
-    step epoch_gpu_engine 90 "$build_dir/bench/latf_epoch_bench" --data "$data" --json "$out/epoch_gpu_engine.json" \
+    step epoch_gpu_engine 90 "$build_dir/bench/latf_epoch_bench" --data "$data" --json "$res/epoch_gpu_engine.json" \
       --phases spib,joint --epochs 3 --check off --device cuda "${shape[@]}"
   else
     skip epoch_gpu_engine "latf_epoch_bench has no --device option in this tree"
@@ -165,16 +173,24 @@ fi
 # queued op by op and replayed as a CUDA Graph.
 if ((gpu && cuda_built && built)) && [[ -x "$build_dir/bench/latf_stacked_bench" ]]; then
   step stacked_gpu 90 "$build_dir/bench/latf_stacked_bench" --device cuda --models 1,8,64 --budget 1 \
-    --graphs on --json "$out/stacked_gpu.json"
+    --graphs on --json "$res/stacked_gpu.json"
 else
   skip stacked_gpu "needs a CUDA device and the CUDA build"
+fi
+
+# Sampling on the GPU: 10^8 latent samples at one temperature through G and the decoder, counted
+# per state without leaving the device (models::count_generated_states).
+if ((gpu && cuda_built && built)) && [[ -x "$build_dir/bench/latf_sample_bench" ]]; then
+  step sample_gpu 60 "$build_dir/bench/latf_sample_bench" --device cuda --samples 100000000 --json "$res/sample_gpu.json"
+else
+  skip sample_gpu "needs a CUDA device and the CUDA build"
 fi
 
 # The twin on the GPU: the same step as latf_twin.py's epoch (zero grads, fresh noise, loss,
 # backward, Adam, loss read back), with the data, the shuffle and the gather on the device too;
 # eager, then with latf_loss under torch.compile (its compile time reported apart).
 if ((gpu && python_ok && have_data)); then
-  step epoch_gpu_twin 170 "$PYTHON" - "$data" "$out/epoch_gpu_twin.json" "${shape[@]}" <<'EOF'
+  step epoch_gpu_twin 170 "$PYTHON" - "$data" "$res/epoch_gpu_twin.json" "${shape[@]}" <<'EOF'
 import json, os, statistics, sys, time
 import numpy as np, torch, torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.getcwd(), "bench", "peer"))
@@ -229,27 +245,10 @@ else
   skip epoch_gpu_twin "needs a CUDA device, python with torch and the data set"
 fi
 
-# --- the kernel benchmark and the CPU epoch comparison (the existing scripts) --------------------
-export PYTHON="${PYTHON:-python3}" JOBS="$jobs"
-if ((built && python_ok)); then
-  kernel_args=(--quick)
-  ((gpu && cuda_built)) && kernel_args+=(--device cuda --compile) || kernel_args+=(--device cpu)
-  if step kernel_bench 100 bash bench/run_bench.sh "$build_dir" "${kernel_args[@]}"; then
-    latest="$(ls -t bench/results/*.json 2>/dev/null | grep -v '/epoch-' | head -n 1)"
-    [[ -n "$latest" ]] && mv "$latest" "$out/kernel_bench.json"  # moved: a rehearsal leaves bench/results clean
-  fi
-  if step epoch_cpu 150 bash bench/run_epoch_bench.sh "$build_dir" --frames "$frames" --epochs 1 --twin-epochs 1; then
-    latest="$(ls -t bench/results/epoch-*.json 2>/dev/null | head -n 1)"
-    [[ -n "$latest" ]] && mv "$latest" "$out/epoch_cpu.json"
-  fi
-else
-  skip kernel_bench "needs the build and python with torch"
-  skip epoch_cpu "needs the build and python with torch"
-fi
-
 # Full training of the reference three-hole example (1M frames: 0.7 and 1.5, 100 replicas × 5000
 # frames each, every setting at the reference default) with a plain `latf train` on the GPU (its
-# steps replay as CUDA Graphs); the issue's target is under 60 s. Last, since it may use up the budget.
+# steps replay as CUDA Graphs); the issue's target is under 60 s. Before the kernel and CPU
+# benchmarks, which matter less on this machine and may be cut by the budget.
 if ((gpu && cuda_built && built)); then
   full_dir="$(mktemp -d)"
   step full_training 150 bash -c '
@@ -262,10 +261,28 @@ if ((gpu && cuda_built && built)); then
     t1=$(date +%s.%N)
     printf "{\"benchmark\": \"full_training_three_hole_1M\", \"command\": \"latf train --device cuda (reference defaults)\", \"finished\": %s, \"exit_code\": %d, \"seconds\": %s}\n" \
       "$([[ $rc == 0 ]] && echo true || echo false)" "$rc" "$(awk -v a="$t0" -v b="$t1" "BEGIN { print b - a }")" >"$json"
-    cat "$json"' _ "$build_dir/apps/latf" "$full_dir" "$out/full_training.json"
+    cat "$json"' _ "$build_dir/apps/latf" "$full_dir" "$res/full_training.json"
   rm -rf "$full_dir"
 else
   skip full_training "needs a CUDA device and the CUDA build"
+fi
+
+# --- the kernel benchmark and the CPU epoch comparison (the existing scripts) --------------------
+export PYTHON="${PYTHON:-python3}" JOBS="$jobs"
+if ((built && python_ok)); then
+  kernel_args=(--quick)
+  ((gpu && cuda_built)) && kernel_args+=(--device cuda --compile) || kernel_args+=(--device cpu)
+  if step kernel_bench 100 bash bench/run_bench.sh "$build_dir" "${kernel_args[@]}"; then
+    latest="$(ls -t bench/results/*.json 2>/dev/null | grep -v '/epoch-' | head -n 1)"
+    [[ -n "$latest" ]] && mv "$latest" "$res/kernel_bench.json"  # moved: a rehearsal leaves bench/results clean
+  fi
+  if step epoch_cpu 150 bash bench/run_epoch_bench.sh "$build_dir" --frames "$frames" --epochs 1 --twin-epochs 1; then
+    latest="$(ls -t bench/results/epoch-*.json 2>/dev/null | head -n 1)"
+    [[ -n "$latest" ]] && mv "$latest" "$res/epoch_cpu.json"
+  fi
+else
+  skip kernel_bench "needs the build and python with torch"
+  skip epoch_cpu "needs the build and python with torch"
 fi
 
 # --- results -------------------------------------------------------------------------------------
@@ -274,16 +291,12 @@ junit_counts() {  # "tests=… failures=… skipped=…" of a JUnit file
   echo "$(grep -o 'tests="[0-9]*"' "$f" | head -n 1) $(grep -o 'failures="[0-9]*"' "$f" | head -n 1) $(grep -o 'skipped="[0-9]*"' "$f" | head -n 1)"
 }
 gpu_counts=""
-if [[ -f "$out/ctest_gpu_junit.xml" ]]; then
-  gpu_counts="$(junit_counts "$out/ctest_gpu_junit.xml")"
-  # Folded into the logs archive, to stay within 8 result files.
-  mv "$out/ctest_gpu_junit.xml" "$logs/"
-fi
+[[ -f "$res/ctest_gpu_junit.xml" ]] && gpu_counts="$(junit_counts "$res/ctest_gpu_junit.xml")"
 # The training-step targets as ratios of one run: the engine's epoch (graphs, and op by op) against
 # the twin's, eager and torch.compile, per phase (same data, shapes and batch).
 step_ratios=""
-if [[ -f "$out/epoch_gpu_engine.json" && -f "$out/epoch_gpu_twin.json" ]]; then
-  step_ratios="$("$PYTHON" - "$out/epoch_gpu_engine.json" "$out/epoch_gpu_twin.json" <<'EOF'
+if [[ -f "$res/epoch_gpu_engine.json" && -f "$res/epoch_gpu_twin.json" ]]; then
+  step_ratios="$("$PYTHON" - "$res/epoch_gpu_engine.json" "$res/epoch_gpu_twin.json" <<'EOF'
 import json, sys
 engine, twin = (json.load(open(p)) for p in sys.argv[1:3])
 for phase in ("spib", "joint"):
@@ -293,6 +306,30 @@ for phase in ("spib", "joint"):
         parts = [f"{mode} {peer[mode] / seconds:.1f}x" for mode in ("eager", "compile") if mode in peer]
         print(f"- {phase} epoch, engine {'graphs' if graphs else 'op by op'} {seconds:.3f} s: speed-up over the twin "
               + ", ".join(parts))
+EOF
+)"
+fi
+# The other targets' numbers: the stacked gain at each M, the sampling rate, the full training time.
+headlines=""
+if [[ -n "${PYTHON:-}" ]] && "$PYTHON" -c 1 2>/dev/null; then
+  headlines="$("$PYTHON" - "$res" <<'EOF'
+import json, os, sys
+res = sys.argv[1]
+def load(name):
+    path = os.path.join(res, name)
+    return json.load(open(path)) if os.path.exists(path) else None
+stacked = load("stacked_gpu.json")
+if stacked:
+    for c in stacked["cases"]:
+        if c["path"] != "single":
+            print(f"- stacked {c['phase']} step, {c['path']}, M = {c['models']}: {c['model_steps_per_second']:.0f} "
+                  f"model-steps/s, {c['gain_over_single']:.1f}x the single model's")
+sample = load("sample_gpu.json")
+if sample:
+    print(f"- sampling: {sample['samples_per_second']:.3g} samples/s ({sample['median_seconds']:.2f} s for 10^8)")
+full = load("full_training.json")
+if full:
+    print(f"- full training (three-hole, 1M frames): {full['seconds']:.1f} s, finished: {full['finished']}")
 EOF
 )"
 fi
@@ -317,16 +354,16 @@ total=$((SECONDS - started))
   echo
   [[ -n "$step_ratios" ]] && echo "$step_ratios"
   [[ -n "$gpu_counts" ]] && echo "- ctest, label gpu (JUnit in logs.tar.gz): $gpu_counts"
-  [[ -f "$out/ctest_junit.xml" ]] && echo "- ctest, $( [[ -n "$gpu_counts" ]] && echo 'all other tests' || echo 'all tests') (ctest_junit.xml): $(junit_counts "$out/ctest_junit.xml")"
-  for f in epoch_gpu_engine epoch_gpu_twin epoch_cpu kernel_bench; do
-    [[ -f "$out/$f.json" ]] && echo "- $f.json written"
-  done
+  [[ -f "$res/ctest_junit.xml" ]] && echo "- ctest, $( [[ -n "$gpu_counts" ]] && echo 'all other tests' || echo 'all tests') (ctest_junit.xml): $(junit_counts "$res/ctest_junit.xml")"
+  [[ -n "$headlines" ]] && echo "$headlines"
+  echo "- in results.tar.gz: $(cd "$res" && ls | tr '\n' ' ')"
   echo
   echo "Per-step logs: logs.tar.gz."
 } >"$out/summary.md"
 cp "$out/summary.md" "$logs/"
 tar -czf "$out/logs.tar.gz" -C "$logs" . 2>/dev/null
-rm -rf "$logs"
+tar -czf "$out/results.tar.gz" -C "$res" . 2>/dev/null
+rm -rf "$logs" "$res"
 note "done in ${total} s: results in $out (summary.md)"
 # Only a failed or timed-out step that ran is an error; skipped GPU steps are not.
 ((failures == 0))
