@@ -36,6 +36,11 @@ Var linear(Tape& tape, Var x, Var weight, Var bias, kernels::Activation act = ke
 // The fused conditioner MLP in→h→h→out with LeakyReLU(alpha) hidden layers; params packed as
 // in kernels::MlpShape.
 Var mlp(Tape& tape, Var x, Var params, const kernels::MlpShape& shape, float alpha = 0.01f);
+// The same MLP with its six operands as separate tensors, laid out as three linear layers:
+// w1 [h,in], b1 [h], w2 [h,h], b2 [h], w3 [out,h], b3 [out] (stacked: x [M,N,in], each operand
+// [M, ...] → [M,N,out]). Equals linear → linear → linear with LeakyReLU(alpha) on the hidden layers
+// (alpha = 0: ReLU), its test oracle; on CUDA one fused kernel per direction (kernels/mlp.hpp).
+Var mlp_layers(Tape& tape, Var x, Var w1, Var b1, Var w2, Var b2, Var w3, Var b3, float alpha);
 
 // One affine coupling layer (METHOD.md §4) in spec.direction: y [N,d] and log|det J| [N].
 struct CouplingOutputs {
@@ -90,5 +95,18 @@ Var model_weighted_mean(Tape& tape, Var x, Var weights);
 
 // alpha·a + beta·b, elementwise (same shapes).
 Var axpby(Tape& tape, double alpha, Var a, double beta, Var b);
+
+// The loss's prior terms as single fused ops (kernels/prior_terms.hpp), equal to their chains:
+// vamp_kl_term = weighted_mean(axpby(1, gaussian_log_density(u, mean, log_variance), −1,
+//   vamp_log_density(u, means, component_log_variance, mixture_logits)), weights);
+// tilted_nll_term = weighted_mean(axpby(−1, tilted_log_density(z, inverse_temperature, none, τ),
+//   −1, log_det), weights), log_det optional (Var{}: an identity flow). Output [1]; stacked [M]
+// with the model_weighted_mean normalisation. weights (optional) are data and must not require a
+// gradient; inverse_temperature receives none (as in tilted_log_density).
+Var vamp_kl_term(Tape& tape, Var u, Var mean, Var log_variance, Var means, Var component_log_variance,
+                 Var mixture_logits, Var weights);
+Var tilted_nll_term(Tape& tape, Var z, Var log_det, Var inverse_temperature, float tau, Var weights);
+// Stacked form with one tilt per model: taus [M] (float32, on z's device).
+Var tilted_nll_term(Tape& tape, Var z, Var log_det, Var inverse_temperature, const Tensor& taus, Var weights);
 
 }  // namespace latf::autodiff

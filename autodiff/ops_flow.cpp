@@ -1,5 +1,5 @@
-// The conditioner MLP, the affine coupling layer and the fused stack of coupling layers
-// (kernels/coupling_stack.hpp) as tape ops.
+// The conditioner MLP (packed, or with separate operands: mlp_layers), the affine coupling layer
+// and the fused stack of coupling layers (kernels/coupling_stack.hpp) as tape ops.
 #include "autodiff/ops.hpp"
 #include "kernels/coupling_stack.hpp"
 
@@ -17,6 +17,18 @@ void mlp_backward_rule(Tape& tape, const Node& node) {
   Tensor dparams = tape.gradient_sink(node.inputs[1]);
   kernels::mlp_backward(tape.value(node.inputs[0]), tape.value(node.inputs[1]), mlp_shape_of(node),
                         static_cast<float>(node.reals[0]), tape.grad(node.outputs[0]), dx, dparams);
+}
+
+// The separate-operand MLP: inputs x, W1, b1, W2, b2, W3, b3; the widths come from their values.
+void mlp_layers_backward_rule(Tape& tape, const Node& node) {
+  kernels::MlpLayers layers, grads;
+  for (int k = 0; k < 6; ++k) {
+    layers[k] = tape.value(node.inputs[k + 1]);
+    grads[k] = tape.gradient_sink(node.inputs[k + 1]);
+  }
+  Tensor dx = tape.gradient_sink(node.inputs[0]);
+  kernels::mlp_layers_backward(tape.value(node.inputs[0]), layers, static_cast<float>(node.reals[0]),
+                               tape.grad(node.outputs[0]), dx, grads);
 }
 
 // A coupling spec travels in a node as integers {dim, hidden, direction, ·} and reals {alpha, clamp}.
@@ -93,6 +105,32 @@ Var mlp(Tape& tape, Var x, Var params, const kernels::MlpShape& shape, float alp
     tape.record(node);
   }
   return out;
+}
+
+Var mlp_layers(Tape& tape, Var x, Var w1, Var b1, Var w2, Var b2, Var w3, Var b3, float alpha) {
+  const Tensor& xv = tape.value(x);
+  kernels::MlpLayers layers;
+  const Var operands[6] = {w1, b1, w2, b2, w3, b3};
+  for (int k = 0; k < 6; ++k) layers[k] = tape.value(operands[k]);
+  // [N, out], or [M, N, out] in the model-stacked form; ranks the kernel rejects get a placeholder
+  // so that its message naming the operand is the one seen.
+  const Tensor& w3v = layers.weight3;
+  const std::int64_t out = w3v.rank() >= 2 ? w3v.dim(w3v.rank() - 2) : 0;
+  Tensor y = xv.rank() == 3 ? Tensor::empty({xv.dim(0), xv.dim(1), out}, xv.device(), xv.dtype())
+                            : Tensor::empty({xv.rank() >= 1 ? xv.dim(0) : 0, out}, xv.device(), xv.dtype());
+  kernels::mlp_layers_forward(xv, layers, alpha, y);
+  const bool record = tape.should_record({x, w1, b1, w2, b2, w3, b3});
+  Var result = tape.output(y, record, "output of mlp_layers");
+  if (record) {
+    Node node;
+    node.name = "mlp_layers";
+    node.backward = mlp_layers_backward_rule;
+    node.inputs = {x, w1, b1, w2, b2, w3, b3};
+    node.outputs = {result};
+    node.reals[0] = alpha;
+    tape.record(node);
+  }
+  return result;
 }
 
 CouplingOutputs coupling(Tape& tape, Var x, Var mask, Var scale_params, Var shift_params, Var scale_vector,

@@ -25,7 +25,7 @@ struct Node;
 using BackwardRule = void (*)(Tape& tape, const Node& node);
 
 struct Node {
-  static constexpr int kMaxInputs = 6;
+  static constexpr int kMaxInputs = 7;  // mlp_layers: x and six weight operands
   static constexpr int kMaxOutputs = 2;
   static constexpr int kMaxSaved = 4;
   const char* name = "";

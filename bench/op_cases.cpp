@@ -4,6 +4,9 @@
 // The PyTorch twin (bench/peer/twin_ops.py) builds the same operands with the same shapes.
 #include "bench/op_cases.hpp"
 
+#include <memory>
+
+#include "autodiff/ops.hpp"
 #include "bench/bench_support.hpp"
 #include "kernels/adam.hpp"
 #include "kernels/coupling.hpp"
@@ -188,6 +191,48 @@ Runner make_adam(const Device& dev, std::int64_t n) {
   return {[=]() mutable { adam_step(params, grads, m, v, config, ++step); }, {}};
 }
 
+// The SPIB encoder D = 2 → w → w → d = 1 with ReLU hidden layers, on the tape: one fused op per
+// direction (autodiff::mlp_layers) or its chain of three linear ops, the same weights and input
+// (data: no input gradient). Forward alone records nothing; forward + backward starts from a
+// fixed output gradient.
+constexpr int kEncoderWidth = 16, kLatent = 1;
+
+Runner make_spib_encoder(const Device& dev, std::int64_t n, bool fused_op) {
+  struct Encoder {
+    autodiff::Tape tape;
+    std::vector<Tensor> values, grads;
+    Tensor x, dy;
+  };
+  auto e = std::make_shared<Encoder>();
+  const Shape shapes[] = {{kEncoderWidth, kDim}, {kEncoderWidth}, {kEncoderWidth, kEncoderWidth},
+                          {kEncoderWidth},       {kLatent, kEncoderWidth}, {kLatent}};
+  for (int k = 0; k < 6; ++k) {
+    e->values.push_back(random_normal(shapes[k], dev, 10 + k, 0, 0.25));
+    e->grads.push_back(zeros_like(e->values.back()));
+  }
+  e->x = random_normal({n, kDim}, dev, 1);
+  e->dy = random_normal({n, kLatent}, dev, 2);
+  auto run = [e, fused_op]() {
+    autodiff::Tape& t = e->tape;
+    t.clear();
+    std::vector<autodiff::Var> p;
+    for (int k = 0; k < 6; ++k) p.push_back(t.parameter(e->values[k], e->grads[k]));
+    const autodiff::Var x = t.constant(e->x);
+    if (fused_op) return autodiff::mlp_layers(t, x, p[0], p[1], p[2], p[3], p[4], p[5], 0.f);
+    autodiff::Var h = autodiff::linear(t, x, p[0], p[1], Activation::ReLU);
+    h = autodiff::linear(t, h, p[2], p[3], Activation::ReLU);
+    return autodiff::linear(t, h, p[4], p[5]);
+  };
+  return {[=] {
+            autodiff::NoGradGuard no_grad(e->tape);
+            run();
+          },
+          [=] { e->tape.backward(run(), e->dy); }};
+}
+
+Runner make_spib_encoder_fused(const Device& dev, std::int64_t n) { return make_spib_encoder(dev, n, true); }
+Runner make_spib_encoder_chain(const Device& dev, std::int64_t n) { return make_spib_encoder(dev, n, false); }
+
 }  // namespace
 
 const std::vector<OpCase>& op_cases() {
@@ -205,6 +250,8 @@ const std::vector<OpCase>& op_cases() {
       {"weighted_mean", make_weighted_mean},
       {"axpby", make_axpby},
       {"adam", make_adam},
+      {"spib_encoder_chain", make_spib_encoder_chain},
+      {"spib_encoder_fused", make_spib_encoder_fused},
       {"coupling_stack", make_coupling_stack},
       {"coupling_stack_fused", make_coupling_stack_fused},
   };

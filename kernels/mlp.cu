@@ -7,17 +7,18 @@ namespace latf::kernels {
 namespace {
 
 // Model-stacked calls put the model on blockIdx.y (a block never straddles two models) and offset
-// every per-model pointer by that model's stride; the single form is M = 1.
+// every per-model pointer by that model's stride; the single form is M = 1. The packed and the
+// separate form differ only in the operand pointers and strides (MlpOperands): each block loads
+// its model's operands into shared memory in the packed layout.
 
 template <int H>
-__global__ void mlp_forward_kernel(const float* x, const float* params, MlpShape s, float alpha, float* y,
-                                   std::int64_t n) {
+__global__ void mlp_forward_kernel(const float* x, MlpOperands<const float> params, MlpShape s, float alpha,
+                                   float* y, std::int64_t n) {
   extern __shared__ float shared_params[];
   const std::int64_t m = blockIdx.y;
   x += m * n * s.in;
-  params += m * s.size();
   y += m * n * s.out;
-  device::block_copy(shared_params, params, s.size());
+  device::block_load_operands(shared_params, params.model(m), s);
   __syncthreads();
   for (std::int64_t row = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; row < n;
        row += std::int64_t(gridDim.x) * blockDim.x) {
@@ -29,18 +30,16 @@ __global__ void mlp_forward_kernel(const float* x, const float* params, MlpShape
 }
 
 template <int H>
-__global__ void mlp_backward_kernel(const float* x, const float* params, MlpShape s, float alpha, const float* dy,
-                                    float* dx, float* dparams, std::int64_t n) {
+__global__ void mlp_backward_kernel(const float* x, MlpOperands<const float> params, MlpShape s, float alpha,
+                                    const float* dy, float* dx, MlpOperands<float> grads, std::int64_t n) {
   extern __shared__ float shared[];
   const std::int64_t m = blockIdx.y;
   x += m * n * s.in;
-  params += m * s.size();
   dy += m * n * s.out;
   if (dx != nullptr) dx += m * n * s.in;
-  if (dparams != nullptr) dparams += m * s.size();
   float* p = shared;
   float* grad_acc = shared + s.size();
-  device::block_copy(p, params, s.size());
+  device::block_load_operands(p, params.model(m), s);
   device::block_zero(grad_acc, s.size());
   __syncthreads();
   // Every thread of the block runs the same number of iterations: the warp reductions inside
@@ -60,7 +59,7 @@ __global__ void mlp_backward_kernel(const float* x, const float* params, MlpShap
       for (int j = 0; j < s.in; ++j) dx[row * s.in + j] += dxr[j];
   }
   __syncthreads();
-  if (dparams != nullptr) device::block_flush(dparams, grad_acc, s.size());
+  device::block_flush_operands(grads.model(m), grad_acc, s);
 }
 
 template <class Kernel>
@@ -82,34 +81,33 @@ dim3 model_grid(unsigned blocks_per_model, std::int64_t models) {
 std::int64_t rows_of(const Tensor& x) { return x.dim(x.rank() - 2); }
 
 template <int H>
-void forward_h(const Tensor& x, const Tensor& params, const MlpShape& s, float alpha, Tensor& y,
+void forward_h(const Tensor& x, const MlpOperands<const float>& params, const MlpShape& s, float alpha, Tensor& y,
                std::int64_t models) {
   const std::int64_t n = rows_of(x);
   const std::size_t bytes = s.size() * sizeof(float);
   allow_shared_memory(mlp_forward_kernel<H>, bytes);
   const dim3 grid = model_grid(cuda::grid_for(n), models);
   mlp_forward_kernel<H><<<grid, cuda::kBlock, bytes, cuda::current_stream(x.device().index)>>>(
-      x.data<float>(), params.data<float>(), s, alpha, y.data<float>(), n);
+      x.data<float>(), params, s, alpha, y.data<float>(), n);
   LATF_CUDA_CHECK_LAUNCH();
 }
 
 template <int H>
-void backward_h(const Tensor& x, const Tensor& params, const MlpShape& s, float alpha, const Tensor& dy, Tensor& dx,
-                Tensor& dparams, std::int64_t models) {
+void backward_h(const Tensor& x, const MlpOperands<const float>& params, const MlpShape& s, float alpha,
+                const Tensor& dy, Tensor& dx, const MlpOperands<float>& grads, std::int64_t models) {
   const std::int64_t n = rows_of(x);
   const std::size_t bytes = 2 * s.size() * sizeof(float);
   allow_shared_memory(mlp_backward_kernel<H>, bytes);
   const dim3 grid = model_grid(backward_grid(n), models);
   mlp_backward_kernel<H><<<grid, cuda::kBlock, bytes, cuda::current_stream(x.device().index)>>>(
-      x.data<float>(), params.data<float>(), s, alpha, dy.data<float>(), dx.defined() ? dx.data<float>() : nullptr,
-      dparams.defined() ? dparams.data<float>() : nullptr, n);
+      x.data<float>(), params, s, alpha, dy.data<float>(), dx.defined() ? dx.data<float>() : nullptr, grads, n);
   LATF_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
-void mlp_forward_cuda(const Tensor& x, const Tensor& params, const MlpShape& shape, float alpha, Tensor& y,
-                      std::int64_t models) {
+void mlp_forward_cuda(const Tensor& x, const MlpOperands<const float>& params, const MlpShape& shape, float alpha,
+                      Tensor& y, std::int64_t models) {
   if (rows_of(x) == 0 || models == 0) return;
   switch (shape.hidden) {
     case 16: return forward_h<16>(x, params, shape, alpha, y, models);
@@ -118,13 +116,13 @@ void mlp_forward_cuda(const Tensor& x, const Tensor& params, const MlpShape& sha
   }
 }
 
-void mlp_backward_cuda(const Tensor& x, const Tensor& params, const MlpShape& shape, float alpha, const Tensor& dy,
-                       Tensor& dx, Tensor& dparams, std::int64_t models) {
+void mlp_backward_cuda(const Tensor& x, const MlpOperands<const float>& params, const MlpShape& shape, float alpha,
+                       const Tensor& dy, Tensor& dx, const MlpOperands<float>& grads, std::int64_t models) {
   if (rows_of(x) == 0 || models == 0) return;
   switch (shape.hidden) {
-    case 16: return backward_h<16>(x, params, shape, alpha, dy, dx, dparams, models);
-    case 32: return backward_h<32>(x, params, shape, alpha, dy, dx, dparams, models);
-    default: return backward_h<64>(x, params, shape, alpha, dy, dx, dparams, models);
+    case 16: return backward_h<16>(x, params, shape, alpha, dy, dx, grads, models);
+    case 32: return backward_h<32>(x, params, shape, alpha, dy, dx, grads, models);
+    default: return backward_h<64>(x, params, shape, alpha, dy, dx, grads, models);
   }
 }
 

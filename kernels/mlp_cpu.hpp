@@ -1,6 +1,7 @@
 #pragma once
-// CPU building blocks of the conditioner MLP, shared by the mlp and coupling kernels. Batched
-// Eigen GEMMs over all rows; activations live in pooled scratch tensors.
+// CPU building blocks of the fused MLP (packed or separate operands, kernels/mlp.hpp), shared by
+// the mlp and coupling kernels. Batched Eigen GEMMs over all rows; activations live in pooled
+// scratch tensors.
 #include <type_traits>
 
 #include "kernels/activation_math.hpp"
@@ -34,12 +35,11 @@ void add_column_sums(const T* src, Eigen::Index rows, Eigen::Index cols, T* dst)
 }
 
 template <class T>
-void mlp_forward(const MatrixMap<T>& X, const T* params, const MlpShape& s, T alpha, MlpActivations& act,
+void mlp_forward(const MatrixMap<T>& X, const MlpOperands<const T>& p, const MlpShape& s, T alpha, MlpActivations& act,
                  MatrixMap<T> Y) {
   const Eigen::Index n = X.rows();
-  ConstMatrixMap<T> W1(params + s.weight1(), s.hidden, s.in), W2(params + s.weight2(), s.hidden, s.hidden),
-      W3(params + s.weight3(), s.out, s.hidden);
-  ConstVectorMap<T> b1(params + s.bias1(), s.hidden), b2(params + s.bias2(), s.hidden), b3(params + s.bias3(), s.out);
+  ConstMatrixMap<T> W1(p.part[0], s.hidden, s.in), W2(p.part[2], s.hidden, s.hidden), W3(p.part[4], s.out, s.hidden);
+  ConstVectorMap<T> b1(p.part[1], s.hidden), b2(p.part[3], s.hidden), b3(p.part[5], s.out);
   auto leaky = [alpha](T v) { return activate(v, Activation::LeakyReLU, alpha); };
   auto H1 = matrix<T>(act.hidden1, n, s.hidden);
   auto H2 = matrix<T>(act.hidden2, n, s.hidden);
@@ -53,14 +53,20 @@ void mlp_forward(const MatrixMap<T>& X, const T* params, const MlpShape& s, T al
   Y.rowwise() += b3.transpose();
 }
 
-// Backward through an MLP whose activations `act` were computed by mlp_forward on X.
-// Accumulates into dX (may be null) and dparams (may be null).
+// Packed parameters (MlpShape layout).
 template <class T>
-void mlp_backward(const MatrixMap<T>& X, const T* params, const MlpShape& s, T alpha, const MlpActivations& act,
-                  const MatrixMap<T>& dY, T* dX, T* dparams) {
+void mlp_forward(const MatrixMap<T>& X, const T* params, const MlpShape& s, T alpha, MlpActivations& act,
+                 MatrixMap<T> Y) {
+  mlp_forward<T>(X, packed_operands(params, s), s, alpha, act, Y);
+}
+
+// Backward through an MLP whose activations `act` were computed by mlp_forward on X.
+// Accumulates into dX (may be null) and every non-null part of grads.
+template <class T>
+void mlp_backward(const MatrixMap<T>& X, const MlpOperands<const T>& p, const MlpShape& s, T alpha,
+                  const MlpActivations& act, const MatrixMap<T>& dY, T* dX, const MlpOperands<T>& grads) {
   const Eigen::Index n = X.rows();
-  ConstMatrixMap<T> W1(params + s.weight1(), s.hidden, s.in), W2(params + s.weight2(), s.hidden, s.hidden),
-      W3(params + s.weight3(), s.out, s.hidden);
+  ConstMatrixMap<T> W1(p.part[0], s.hidden, s.in), W2(p.part[2], s.hidden, s.hidden), W3(p.part[4], s.out, s.hidden);
   auto H1 = matrix<T>(act.hidden1, n, s.hidden);
   auto H2 = matrix<T>(act.hidden2, n, s.hidden);
   Tensor scratch2 = Tensor::empty({n, s.hidden}, Device::cpu(), act.hidden1.dtype());
@@ -73,14 +79,20 @@ void mlp_backward(const MatrixMap<T>& X, const T* params, const MlpShape& s, T a
   dpre1.noalias() = dpre2 * W2;
   dpre1 = dpre1.binaryExpr(H1, slope);
   if (dX != nullptr) MatrixMap<T>(dX, n, s.in).noalias() += dpre1 * W1;
-  if (dparams != nullptr) {
-    MatrixMap<T>(dparams + s.weight3(), s.out, s.hidden).noalias() += dY.transpose() * H2;
-    add_column_sums<T>(dY.data(), n, s.out, dparams + s.bias3());
-    MatrixMap<T>(dparams + s.weight2(), s.hidden, s.hidden).noalias() += dpre2.transpose() * H1;
-    add_column_sums<T>(dpre2.data(), n, s.hidden, dparams + s.bias2());
-    MatrixMap<T>(dparams + s.weight1(), s.hidden, s.in).noalias() += dpre1.transpose() * X;
-    add_column_sums<T>(dpre1.data(), n, s.hidden, dparams + s.bias1());
-  }
+  const auto& g = grads.part;
+  if (g[4] != nullptr) MatrixMap<T>(g[4], s.out, s.hidden).noalias() += dY.transpose() * H2;
+  if (g[5] != nullptr) add_column_sums<T>(dY.data(), n, s.out, g[5]);
+  if (g[2] != nullptr) MatrixMap<T>(g[2], s.hidden, s.hidden).noalias() += dpre2.transpose() * H1;
+  if (g[3] != nullptr) add_column_sums<T>(dpre2.data(), n, s.hidden, g[3]);
+  if (g[0] != nullptr) MatrixMap<T>(g[0], s.hidden, s.in).noalias() += dpre1.transpose() * X;
+  if (g[1] != nullptr) add_column_sums<T>(dpre1.data(), n, s.hidden, g[1]);
+}
+
+// Packed parameters and gradient (dparams may be null).
+template <class T>
+void mlp_backward(const MatrixMap<T>& X, const T* params, const MlpShape& s, T alpha, const MlpActivations& act,
+                  const MatrixMap<T>& dY, T* dX, T* dparams) {
+  mlp_backward<T>(X, packed_operands(params, s), s, alpha, act, dY, dX, packed_operands(dparams, s));
 }
 
 }  // namespace latf::kernels::cpu

@@ -1,6 +1,6 @@
 #pragma once
-// Device building blocks of the fused conditioner MLP (one thread per row), shared by the mlp
-// and coupling kernels. Weights are read from shared memory; the hidden layer of width H is
+// Device building blocks of the fused MLP (one thread per row), shared by the mlp and coupling
+// kernels. Weights are read from shared memory; the hidden layer of width H is
 // held in registers and the second hidden layer is streamed (never stored), so a row's
 // activations stay on chip. Backward recomputes the forward and reduces weight gradients per
 // warp (shuffles) into per-block shared accumulators, flushed to global memory once per block.
@@ -89,6 +89,19 @@ __device__ __forceinline__ void block_zero(float* dst, std::int64_t n) {
 }
 __device__ __forceinline__ void block_flush(float* global, const float* shared, std::int64_t n) {
   for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) atomicAdd(&global[i], shared[i]);
+}
+
+// One model's six operands (packed or separate, kernels/mlp.hpp) into one block of shared memory
+// in the packed MlpShape layout, which the row functions above read.
+__device__ __forceinline__ void block_load_operands(float* packed, const MlpOperands<const float>& p,
+                                                    const MlpShape& s) {
+  for (int k = 0; k < MlpOperands<const float>::kCount; ++k) block_copy(packed + s.offset(k), p.part[k], s.count(k));
+}
+// Adds a packed block of parameter gradients to every operand gradient that is wanted (non-null).
+__device__ __forceinline__ void block_flush_operands(const MlpOperands<float>& grads, const float* packed,
+                                                     const MlpShape& s) {
+  for (int k = 0; k < MlpOperands<float>::kCount; ++k)
+    if (grads.part[k] != nullptr) block_flush(grads.part[k], packed + s.offset(k), s.count(k));
 }
 
 }  // namespace latf::kernels::device

@@ -33,6 +33,7 @@ SpibModel::SpibModel(const SpibShape& shape, const Device& device) : shape_(shap
   pseudo_inputs_ = params_.declare("pseudo_inputs", stacked_shape({shape.states, shape.inputs}, m));
   mixture_logits_ = params_.declare("mixture_logits", stacked_shape({shape.states}, m));
   params_.allocate(device);  // zeros: log σ² = 0 and uniform mixture weights, as in the reference
+  fused_ = device.is_cuda();
 }
 
 SpibModel::SpibModel(const SpibShape& shape, const Device& device, std::uint64_t seed) : SpibModel(shape, device) {
@@ -45,7 +46,30 @@ SpibModel::SpibModel(const SpibShape& shape, const Device& device, std::uint64_t
   init_uniform(params_, pseudo_inputs_, -1.0, 1.0, seed, stream++);
 }
 
+bool SpibModel::fusable(const std::vector<LinearIndices>& net) const {
+  if (!fused_ || net.size() != 3) return false;
+  if (!params_.flat_values().device().is_cuda()) return true;
+  // Widths from the weights [.., out, in] of the first and last layers.
+  const Shape& first = params_.shape(net.front().weight);
+  const Shape& last = params_.shape(net.back().weight);
+  const kernels::MlpShape s{static_cast<int>(first[first.rank() - 1]), static_cast<int>(first[first.rank() - 2]),
+                            static_cast<int>(last[last.rank() - 2])};
+  return kernels::mlp_fused_cuda_supported(s);
+}
+
+bool SpibModel::encoder_fused() const { return variance_head_.weight < 0 && fusable(encoder_); }
+
+bool SpibModel::decoder_fused() const { return fusable(decoder_); }
+
+Var SpibModel::apply_fused(Tape& tape, const std::vector<LinearIndices>& net, Var x) const {
+  // ReLU is LeakyReLU with slope 0 (the same derivative 0 at 0, kernels/activation_math.hpp).
+  return autodiff::mlp_layers(tape, x, bind(tape, params_, net[0].weight), bind(tape, params_, net[0].bias),
+                              bind(tape, params_, net[1].weight), bind(tape, params_, net[1].bias),
+                              bind(tape, params_, net[2].weight), bind(tape, params_, net[2].bias), 0.f);
+}
+
 SpibModel::Encoding SpibModel::encode(Tape& tape, Var x) const {
+  if (encoder_fused()) return Encoding{apply_fused(tape, encoder_, x), bind(tape, params_, log_variance_)};
   Var features = x;  // the last hidden layer (the input itself for a linear encoder)
   for (std::size_t i = 0; i + 1 < encoder_.size(); ++i)
     features = apply_linear(tape, params_, encoder_[i], features, Activation::ReLU);
@@ -58,6 +82,7 @@ SpibModel::Encoding SpibModel::encode(Tape& tape, Var x) const {
 }
 
 Var SpibModel::decode_logits(Tape& tape, Var u) const {
+  if (decoder_fused()) return apply_fused(tape, decoder_, u);
   u = apply_linear(tape, params_, decoder_[0], u, Activation::ReLU);
   u = apply_linear(tape, params_, decoder_[1], u, Activation::ReLU);
   return apply_linear(tape, params_, decoder_[2], u);
@@ -74,6 +99,7 @@ SpibModel SpibModel::with_states(const std::vector<int>& keep) const {
   SpibShape shape = shape_;
   shape.states = static_cast<int>(keep.size());
   SpibModel next(shape, params_.flat_values().device());
+  next.fused_ = fused_;
   const Device cpu = Device::cpu();
   for (int i = 0; i < params_.count(); ++i) {
     const std::string& name = params_.names()[i];
@@ -108,6 +134,7 @@ SpibModel SpibModel::stack(const std::vector<const SpibModel*>& singles) {
   LATF_REQUIRE(shape.models == 0, "SPIB stack: model 0 is itself stacked");
   shape.models = static_cast<int>(singles.size());
   SpibModel stacked(shape, singles.front()->parameters().flat_values().device());
+  stacked.fused_ = singles.front()->fused_;
   for (int m = 0; m < shape.models; ++m) {
     const SpibShape& s = singles[m]->shape();
     LATF_REQUIRE(s.models == 0 && s.inputs == shape.inputs && s.states == shape.states &&
@@ -131,6 +158,7 @@ SpibModel SpibModel::model(int m, int live_states) const {
   shape.models = 0;
   shape.states = live_states;
   SpibModel single(shape, params_.flat_values().device());
+  single.fused_ = fused_;
   copy_from_model(params_, m, single.params_);
   return single;
 }

@@ -41,6 +41,18 @@ class SpibModel {
   autodiff::Var pseudo_inputs(autodiff::Tape& tape) const;                      // [K, D]
   autodiff::Var mixture_logits(autodiff::Tape& tape) const;                     // [K]
 
+  // Whether the encoder mean and the decoder each run as ONE fused op (autodiff::mlp_layers, one
+  // CUDA kernel per direction) or as their chain of three autodiff::linear ops (the oracle).
+  // Default: fused on CUDA, the chain on the CPU (Eigen's products are faster there, and CPU
+  // training results stay those of the chain). Per net, fusing needs the widths the CUDA kernels
+  // take (kernels::mlp_fused_cuda_supported; any on the CPU), and for the encoder a nonlinear
+  // encoder without the input-dependent variance head (which reads the hidden layer). Copies made
+  // by with_states/stack/model keep the setting; not saved with the model.
+  bool fused() const { return fused_; }
+  void set_fused(bool on) { fused_ = on; }
+  bool encoder_fused() const;
+  bool decoder_fused() const;
+
   // A model over the states in `keep` (old indices, in order): every parameter is copied, the
   // decoder's output rows and the pseudo-inputs of the kept states survive, mixture logits are
   // reset to uniform (METHOD §3 refinement steps 2–3).
@@ -62,7 +74,11 @@ class SpibModel {
 
  private:
   SpibModel(const SpibShape& shape, const Device& device);  // declared and allocated, not initialised
+  // The three linear layers `net` with ReLU hidden layers, as one op.
+  autodiff::Var apply_fused(autodiff::Tape& tape, const std::vector<LinearIndices>& net, autodiff::Var x) const;
+  bool fusable(const std::vector<LinearIndices>& net) const;
   SpibShape shape_;
+  bool fused_ = false;
   autodiff::ParameterSet params_;
   std::vector<LinearIndices> encoder_, decoder_;
   int log_variance_ = -1, pseudo_inputs_ = -1, mixture_logits_ = -1;
