@@ -21,8 +21,21 @@ struct Coefficients {
   bool stacked() const { return betas != nullptr; }
 };
 
+bool fuse_prior_term(const LossOptions& options, const Tensor& inputs) {
+  switch (options.prior_term) {
+    case PriorTermForm::Chain:
+      return false;
+    case PriorTermForm::Fused:
+      return true;
+    case PriorTermForm::ByDevice:
+      break;
+  }
+  return inputs.device().is_cuda();
+}
+
 LossVars build_loss(Tape& tape, const SpibModel& spib, const RealNvp& flow, Phase phase, const BatchVars& batch,
-                    const Coefficients& c) {
+                    const Coefficients& c, const LossOptions& options) {
+  const bool fused = fuse_prior_term(options, tape.value(batch.inputs));
   const auto batch_mean = [&](Var per_sample) {
     return c.stacked() ? autodiff::model_weighted_mean(tape, per_sample, batch.weights)
                        : autodiff::weighted_mean(tape, per_sample, batch.weights);
@@ -35,9 +48,21 @@ LossVars build_loss(Tape& tape, const SpibModel& spib, const RealNvp& flow, Phas
   if (phase == Phase::Spib) {
     // VampPrior components: the encoder's Gaussians at the pseudo-inputs.
     const SpibModel::Encoding components = spib.encode(tape, spib.pseudo_inputs(tape));
-    Var log_q = autodiff::gaussian_log_density(tape, u, encoding.mean, encoding.log_variance);
-    Var log_r = autodiff::vamp_log_density(tape, u, components.mean, components.log_variance, spib.mixture_logits(tape));
-    loss.prior = batch_mean(autodiff::axpby(tape, 1.0, log_q, -1.0, log_r));
+    if (fused) {
+      loss.prior = autodiff::vamp_kl_term(tape, u, encoding.mean, encoding.log_variance, components.mean,
+                                          components.log_variance, spib.mixture_logits(tape), batch.weights);
+    } else {
+      Var log_q = autodiff::gaussian_log_density(tape, u, encoding.mean, encoding.log_variance);
+      Var log_r =
+          autodiff::vamp_log_density(tape, u, components.mean, components.log_variance, spib.mixture_logits(tape));
+      loss.prior = batch_mean(autodiff::axpby(tape, 1.0, log_q, -1.0, log_r));
+    }
+  } else if (fused) {
+    const FlowOutputs f = flow.normalize(tape, u);
+    loss.prior = c.stacked() ? autodiff::tilted_nll_term(tape, f.out, f.log_det, batch.inverse_temperature, *c.taus,
+                                                         batch.weights)
+                             : autodiff::tilted_nll_term(tape, f.out, f.log_det, batch.inverse_temperature,
+                                                         static_cast<float>(c.tau), batch.weights);
   } else {
     const FlowOutputs f = flow.normalize(tape, u);
     Var log_r = c.stacked()
@@ -56,15 +81,15 @@ LossVars build_loss(Tape& tape, const SpibModel& spib, const RealNvp& flow, Phas
 }  // namespace
 
 LossVars latf_loss(Tape& tape, const SpibModel& spib, const RealNvp& flow, Phase phase, const BatchVars& batch,
-                   double beta, double tau) {
+                   double beta, double tau, const LossOptions& options) {
   Coefficients c;
   c.beta = beta;
   c.tau = tau;
-  return build_loss(tape, spib, flow, phase, batch, c);
+  return build_loss(tape, spib, flow, phase, batch, c, options);
 }
 
 LossVars stacked_latf_loss(Tape& tape, const SpibModel& spib, const RealNvp& flow, Phase phase, const BatchVars& batch,
-                           const Tensor& betas, const Tensor& taus) {
+                           const Tensor& betas, const Tensor& taus, const LossOptions& options) {
   const int models = spib.models();
   LATF_REQUIRE(models >= 1 && flow.models() == models, "stacked loss: SPIB has ", models, " models, the flow ",
                flow.models(), "; expected the same M ≥ 1");
@@ -73,7 +98,7 @@ LossVars stacked_latf_loss(Tape& tape, const SpibModel& spib, const RealNvp& flo
   Coefficients c;
   c.betas = &betas;
   c.taus = &taus;
-  return build_loss(tape, spib, flow, phase, batch, c);
+  return build_loss(tape, spib, flow, phase, batch, c, options);
 }
 
 }  // namespace latf::models

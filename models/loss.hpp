@@ -25,8 +25,18 @@ struct LossVars {
   autodiff::Var total, reconstruction, prior;  // prior: the term multiplied by β
 };
 
+// How the prior term is recorded: as the chain density op(s) → axpby → weighted mean, or as one
+// fused op (autodiff vamp_kl_term / tilted_nll_term: per-row densities fused with the reduction,
+// one backward kernel on CUDA). ByDevice fuses when the batch lives on a CUDA device and keeps the
+// chain on the CPU, where it is the vectorised path (and CPU training stays bit-identical).
+enum class PriorTermForm { ByDevice, Chain, Fused };
+
+struct LossOptions {
+  PriorTermForm prior_term = PriorTermForm::ByDevice;
+};
+
 LossVars latf_loss(autodiff::Tape& tape, const SpibModel& spib, const RealNvp& flow, Phase phase,
-                   const BatchVars& batch, double beta, double tau);
+                   const BatchVars& batch, double beta, double tau, const LossOptions& options = {});
 
 // The stacked form: M models (spib.models() = flow.models() = M) on a stacked batch (every
 // BatchVars field with a leading M), one β and one τ per model in betas, taus [M] (float32 on the
@@ -34,6 +44,7 @@ LossVars latf_loss(autodiff::Tape& tape, const SpibModel& spib, const RealNvp& f
 // Σ_m (reconstruction_m + β_m·prior_m): the models share no parameter, so the gradient of the sum
 // is, for each model, the gradient of its own loss.
 LossVars stacked_latf_loss(autodiff::Tape& tape, const SpibModel& spib, const RealNvp& flow, Phase phase,
-                           const BatchVars& batch, const Tensor& betas, const Tensor& taus);
+                           const BatchVars& batch, const Tensor& betas, const Tensor& taus,
+                           const LossOptions& options = {});
 
 }  // namespace latf::models
