@@ -2,16 +2,11 @@
 #include "engine/launch.cuh"
 #include "kernels/gaussian.hpp"
 #include "kernels/gaussian_math.hpp"
+#include "kernels/vamp_device.cuh"
 
 namespace latf::kernels {
 
 namespace {
-
-// Staged per-block partials of the VampPrior backward must fit comfortably in the 48 KiB of
-// shared memory a launch gets without opting in (block_sum_into takes another kBlock floats).
-constexpr int kMaxStagedFloats = 40 * 1024 / sizeof(float);
-// The staged reduction flushes every partial once per block, so a few blocks per SM suffice.
-constexpr unsigned kMaxReductionBlocks = 2 * 132;
 
 // Adds the block-wide sum of `value` to *target with one atomicAdd. Every thread of the block
 // must call it (it synchronises); blockDim.x must be cuda::kBlock, a power of two.
@@ -143,30 +138,6 @@ __global__ void vamp_forward_kernel(const float* u, VampConstants<float> c, floa
     out[row] = vamp_row_log_density(u + row * c.d, c);
 }
 
-// Where vamp_row_backward's row-shared gradients go: atomic adds into shared-memory partials or
-// straight into global memory (null = not needed). A shared scalar log-variance's gradient stays
-// in a register and is block-reduced at the end instead.
-struct DeviceVampSink {
-  float* dmeans;
-  float* dlog_variance;
-  float* dlogits;
-  bool scalar_log_variance;
-  float log_variance_total;
-  __device__ void mean(int index, float v) {
-    if (dmeans) atomicAdd(dmeans + index, v);
-  }
-  __device__ void log_variance(int index, float v) {
-    if (scalar_log_variance) {
-      log_variance_total += v;
-    } else if (dlog_variance) {
-      atomicAdd(dlog_variance + index, v);
-    }
-  }
-  __device__ void logit(int k, float v) {
-    if (dlogits) atomicAdd(dlogits + k, v);
-  }
-};
-
 // One thread per row. With `stage`, dynamic shared memory holds [K·d means | K·d log-variance
 // (absent when it is a scalar) | K logits] partials, flushed to global once per block.
 __global__ void vamp_backward_kernel(const float* u, VampConstants<float> c, int lv_row_stride, int lv_step,
@@ -182,32 +153,12 @@ __global__ void vamp_backward_kernel(const float* u, VampConstants<float> c, int
   dlog_variance = model_pointer(dlog_variance, lv_model_stride);
   dlogits = model_pointer(dlogits, c.k_count);
   c = model_constants(c, constants_stride);
-  const int means_count = c.k_count * c.d;
-  const int lv_count = scalar_log_variance ? 0 : means_count;
-  const int staged_count = means_count + lv_count + c.k_count;
-  float* const lv_target = scalar_log_variance ? nullptr : dlog_variance;
-  DeviceVampSink sink{dmeans, lv_target, dlogits, scalar_log_variance, 0.f};
-  if (stage) {
-    for (int i = threadIdx.x; i < staged_count; i += blockDim.x) staged[i] = 0.f;
-    __syncthreads();
-    sink.dmeans = dmeans ? staged : nullptr;
-    sink.dlog_variance = lv_target ? staged + means_count : nullptr;
-    sink.dlogits = dlogits ? staged + means_count + lv_count : nullptr;
-  }
+  DeviceVampSink sink{dmeans, scalar_log_variance ? nullptr : dlog_variance, dlogits, scalar_log_variance, 0.f};
+  const VampStaging staging(staged, sink, c.k_count, c.d);
+  if (stage) staging.begin(sink);
   for (std::int64_t row = first_index(); row < n; row += grid_stride())
     vamp_row_backward(u + row * c.d, c, lv_row_stride, lv_step, dout[row], du ? du + row * c.d : nullptr, sink);
-  if (stage) {
-    __syncthreads();
-    for (int i = threadIdx.x; i < staged_count; i += blockDim.x) {
-      if (i < means_count) {
-        if (dmeans) atomicAdd(dmeans + i, staged[i]);
-      } else if (i < means_count + lv_count) {
-        if (lv_target) atomicAdd(lv_target + (i - means_count), staged[i]);
-      } else if (dlogits) {
-        atomicAdd(dlogits + (i - means_count - lv_count), staged[i]);
-      }
-    }
-  }
+  if (stage) staging.flush();
   if (dlog_variance && scalar_log_variance) block_sum_into(sink.log_variance_total, dlog_variance);
 }
 
@@ -327,21 +278,15 @@ void vamp_log_density_backward_cuda(const Tensor& u, const Tensor& means, const 
   const Geometry g = geometry_of(means, log_variance);
   const std::int64_t n = u.dim(u.rank() - 2);
   if (n == 0 || g.models == 0) return;
-  const std::int64_t k_count = means.dim(means.rank() - 2), kd = k_count * g.d;
-  const std::int64_t staged = kd * (g.scalar_lv ? 1 : 2) + k_count;
-  const bool stage = staged <= kMaxStagedFloats;
-  // The staged flushes cost every block its K·d atomics: keep the whole launch near the single
-  // form's block count however many models share it.
-  const unsigned max_x = stage ? std::max(1u, kMaxReductionBlocks / static_cast<unsigned>(g.models)) : 0u;
-  const std::size_t shared_bytes = stage ? static_cast<std::size_t>(staged) * sizeof(float) : 0;
+  const VampBackwardLaunch launch = vamp_backward_launch(means.dim(means.rank() - 2), g.d, g.scalar_lv, g.models);
   Tensor constants;
   std::int64_t constants_stride = 0;
   const VampConstants<float> c = prepare_device_vamp(means, log_variance, mixture_logits, g, constants, constants_stride);
-  vamp_backward_kernel<<<grid_of(n, g.models, max_x), cuda::kBlock, shared_bytes,
+  vamp_backward_kernel<<<grid_of(n, g.models, launch.max_blocks_per_model), cuda::kBlock, launch.shared_bytes,
                          cuda::current_stream(u.device().index)>>>(
       u.data<float>(), c, g.lv_step * g.d, g.lv_step, dout.data<float>(), data_or_null_float(du),
       data_or_null_float(dmeans), data_or_null_float(dlog_variance), data_or_null_float(dmixture_logits), n,
-      g.scalar_lv, stage, g.lv_model_stride, constants_stride);
+      g.scalar_lv, launch.stage, g.lv_model_stride, constants_stride);
   LATF_CUDA_CHECK_LAUNCH();
 }
 

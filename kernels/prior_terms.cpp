@@ -314,6 +314,17 @@ bool any_defined(std::initializer_list<const Tensor*> tensors) {
   return false;
 }
 
+// The backward operands of either tilted_nll_term overload; false when no gradient is wanted.
+bool check_tilted_gradients(const Form& f, const Tensor& z, const Tensor& log_det, const Tensor& dloss,
+                            const Tensor& dz, const Tensor& dlog_det) {
+  require_loss(dloss, f, "tilted_nll_term output gradient dloss", z, kZ);
+  require_optional(dz, z.shape(), "tilted_nll_term z gradient", z, kZ);
+  require_optional(dlog_det, f.per_model(f.rows), "tilted_nll_term log_det gradient", z, kZ);
+  LATF_REQUIRE(log_det.defined() || !dlog_det.defined(),
+               "tilted_nll_term log_det gradient: given, but log_det is undefined (an identity flow has none)");
+  return dz.defined() || dlog_det.defined();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- public entry points
@@ -405,12 +416,7 @@ void tilted_nll_term_backward(const Tensor& z, const Tensor& log_det, const Tens
   const Form f = check_tilted_nll(z, log_det, inverse_temperature, weights);
   LATF_REQUIRE(!f.stacked, kZ, ": a stacked z ", z.shape().str(), " takes taus [M], not one float tau");
   checked_tau(tau);
-  require_loss(dloss, f, "tilted_nll_term output gradient dloss", z, kZ);
-  require_optional(dz, z.shape(), "tilted_nll_term z gradient", z, kZ);
-  require_optional(dlog_det, f.per_model(f.rows), "tilted_nll_term log_det gradient", z, kZ);
-  LATF_REQUIRE(log_det.defined() || !dlog_det.defined(),
-               "tilted_nll_term log_det gradient: given, but log_det is undefined (an identity flow has none)");
-  if (!dz.defined() && !dlog_det.defined()) return;
+  if (!check_tilted_gradients(f, z, log_det, dloss, dz, dlog_det)) return;
   if (z.device().is_cuda()) {
 #if LATF_WITH_CUDA
     tilted_nll_term_backward_cuda(z, inverse_temperature, tau, Tensor(), weights, dloss, dz, dlog_det);
@@ -451,12 +457,7 @@ void tilted_nll_term_backward(const Tensor& z, const Tensor& log_det, const Tens
                               Tensor& dlog_det) {
   const Form f = check_tilted_nll(z, log_det, inverse_temperature, weights);
   check_taus(taus, f, z);
-  require_loss(dloss, f, "tilted_nll_term output gradient dloss", z, kZ);
-  require_optional(dz, z.shape(), "tilted_nll_term z gradient", z, kZ);
-  require_optional(dlog_det, f.per_model(f.rows), "tilted_nll_term log_det gradient", z, kZ);
-  LATF_REQUIRE(log_det.defined() || !dlog_det.defined(),
-               "tilted_nll_term log_det gradient: given, but log_det is undefined (an identity flow has none)");
-  if (!dz.defined() && !dlog_det.defined()) return;
+  if (!check_tilted_gradients(f, z, log_det, dloss, dz, dlog_det)) return;
   if (z.device().is_cuda()) {
 #if LATF_WITH_CUDA
     tilted_nll_term_backward_cuda(z, inverse_temperature, 0.f, taus, weights, dloss, dz, dlog_det);

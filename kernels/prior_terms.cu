@@ -5,6 +5,7 @@
 #include "kernels/model_sums.cuh"
 #include "kernels/prior_terms.hpp"
 #include "kernels/prior_terms_math.hpp"
+#include "kernels/vamp_device.cuh"
 
 namespace latf::kernels {
 
@@ -13,12 +14,6 @@ namespace {
 using prior_terms::row_gradient;
 using prior_terms::TiltedNllRows;
 using prior_terms::VampKlRows;
-
-// The VampPrior's row-shared gradients are staged in shared memory when they fit in 40 KiB (the
-// launch also uses 2 KiB of static shared memory, under the 48 KiB available without opting in);
-// each block then flushes them once, so a few blocks per SM suffice.
-constexpr int kMaxStagedFloats = 40 * 1024 / sizeof(float);
-constexpr unsigned kMaxReductionBlocks = 2 * 132;
 
 __device__ std::int64_t first_index() { return blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; }
 __device__ std::int64_t grid_stride() { return std::int64_t(gridDim.x) * blockDim.x; }
@@ -155,31 +150,13 @@ DeviceVampKl describe_vamp_kl(const Tensor& u, const Tensor& mean, const Tensor&
   return f;
 }
 
-// Where vamp_kl_row_backward's row-shared gradients go: atomic adds (into shared-memory partials
-// or global memory; null = not needed). Scalar log-variances sum in registers, block-reduced at
-// the end; a per-element encoder log-variance belongs to its row and gets a plain add.
-struct DeviceKlSink {
-  float* dmeans;
-  float* dprior_lv;
-  float* dlogits;
-  bool prior_scalar;
-  float prior_total;
+// Where vamp_kl_row_backward's row-shared gradients go: the VampPrior's as in the density's
+// backward, plus the encoder's log-variance. A scalar one sums in a register, block-reduced at the
+// end; a per-element one belongs to its row and gets a plain add.
+struct DeviceKlSink : DeviceVampSink {
   float* dencoder_lv;
   bool encoder_scalar;
   float encoder_total;
-  __device__ void mean(int index, float v) {
-    if (dmeans) atomicAdd(dmeans + index, v);
-  }
-  __device__ void log_variance(int index, float v) {
-    if (prior_scalar) {
-      prior_total += v;
-    } else if (dprior_lv) {
-      atomicAdd(dprior_lv + index, v);
-    }
-  }
-  __device__ void logit(int k, float v) {
-    if (dlogits) atomicAdd(dlogits + k, v);
-  }
   __device__ void encoder_log_variance(std::int64_t index, float v) {
     if (encoder_scalar) {
       encoder_total += v;
@@ -216,35 +193,17 @@ __global__ void vamp_kl_backward_kernel(DeviceVampKl f, const float* dloss, KlGr
   float* dmeans = grad.dmeans ? grad.dmeans + m * means_count : nullptr;
   float* dprior_lv = grad.dprior_lv ? grad.dprior_lv + m * prior_lv_model_stride : nullptr;
   float* dlogits = grad.dlogits ? grad.dlogits + m * k_count : nullptr;
-  const int lv_count = prior_scalar ? 0 : means_count;
-  const int staged_count = means_count + lv_count + k_count;
-  float* const prior_lv_target = prior_scalar ? nullptr : dprior_lv;
-  DeviceKlSink sink{dmeans, prior_lv_target, dlogits, prior_scalar, 0.f, dencoder_lv, encoder_scalar, 0.f};
-  if (stage) {
-    for (int i = threadIdx.x; i < staged_count; i += blockDim.x) staged[i] = 0.f;
-    __syncthreads();
-    sink.dmeans = dmeans ? staged : nullptr;
-    sink.dprior_lv = prior_lv_target ? staged + means_count : nullptr;
-    sink.dlogits = dlogits ? staged + means_count + lv_count : nullptr;
-  }
+  DeviceKlSink sink{{dmeans, prior_scalar ? nullptr : dprior_lv, dlogits, prior_scalar, 0.f},
+                    dencoder_lv, encoder_scalar, 0.f};
+  const VampStaging staging(staged, sink, k_count, d);
+  if (stage) staging.begin(sink);
   const float g = dloss[m] / float(f.n);
   const float* w = f.weights ? f.weights + m * f.n : nullptr;
   for (std::int64_t row = first_index(); row < f.n; row += grid_stride())
     prior_terms::vamp_kl_row_backward(p, row, row_gradient(g, w, row), du ? du + row * d : nullptr,
                                       dmean ? dmean + row * d : nullptr, sink);
-  if (stage) {
-    __syncthreads();
-    for (int i = threadIdx.x; i < staged_count; i += blockDim.x) {
-      if (i < means_count) {
-        if (dmeans) atomicAdd(dmeans + i, staged[i]);
-      } else if (i < means_count + lv_count) {
-        if (prior_lv_target) atomicAdd(prior_lv_target + (i - means_count), staged[i]);
-      } else if (dlogits) {
-        atomicAdd(dlogits + (i - means_count - lv_count), staged[i]);
-      }
-    }
-  }
-  block_sums_into(sink.encoder_total, encoder_scalar ? dencoder_lv : nullptr, sink.prior_total,
+  if (stage) staging.flush();
+  block_sums_into(sink.encoder_total, encoder_scalar ? dencoder_lv : nullptr, sink.log_variance_total,
                   prior_scalar ? dprior_lv : nullptr);
 }
 
@@ -315,21 +274,15 @@ void vamp_kl_term_backward_cuda(const Tensor& u, const Tensor& mean, const Tenso
                                 Tensor& dlog_variance, Tensor& dmeans, Tensor& dcomponent_log_variance,
                                 Tensor& dmixture_logits) {
   const VampGeometry g = geometry_of(u, log_variance, means, component_log_variance);
-  const std::int64_t kd = std::int64_t(g.k_count) * g.d;
-  const std::int64_t staged = kd * (g.prior_scalar ? 1 : 2) + g.k_count;
-  const bool stage = staged <= kMaxStagedFloats;
-  // The staged flushes cost every block its K·d atomics: keep the whole launch near the single
-  // form's block count however many models share it.
-  const unsigned max_x = stage ? std::max(1u, kMaxReductionBlocks / static_cast<unsigned>(g.models)) : 0u;
-  const std::size_t shared_bytes = stage ? static_cast<std::size_t>(staged) * sizeof(float) : 0;
+  const VampBackwardLaunch launch = vamp_backward_launch(g.k_count, g.d, g.prior_scalar, g.models);
   Tensor constants;
   const DeviceVampKl f = describe_vamp_kl(u, mean, log_variance, means, component_log_variance, mixture_logits,
                                           weights, g, constants);
   const KlGradients grad{data_or_null_float(du),    data_or_null_float(dmean),
                          data_or_null_float(dlog_variance), data_or_null_float(dmeans),
                          data_or_null_float(dcomponent_log_variance), data_or_null_float(dmixture_logits)};
-  vamp_kl_backward_kernel<<<grid_of(g.n, g.models, max_x), cuda::kBlock, shared_bytes,
-                            cuda::current_stream(u.device().index)>>>(f, dloss.data<float>(), grad, stage,
+  vamp_kl_backward_kernel<<<grid_of(g.n, g.models, launch.max_blocks_per_model), cuda::kBlock, launch.shared_bytes,
+                            cuda::current_stream(u.device().index)>>>(f, dloss.data<float>(), grad, launch.stage,
                                                                       g.prior_lv_model_stride);
   LATF_CUDA_CHECK_LAUNCH();
 }
