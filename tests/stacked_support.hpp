@@ -61,6 +61,14 @@ inline LatfConfig base_config() {
   return config;
 }
 
+// base_config with `refinements` label refinements in the SPIB phase, two epochs per round.
+inline LatfConfig refining_config(int refinements) {
+  LatfConfig config = base_config();
+  config.spib_phase.refinements = refinements;
+  config.spib_phase.max_epochs = 2;
+  return config;
+}
+
 // Three models that differ in every key a stack lets differ.
 inline std::vector<LatfConfig> varied_configs() {
   std::vector<LatfConfig> configs(3, base_config());

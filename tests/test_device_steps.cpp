@@ -14,15 +14,8 @@
 namespace latf {
 namespace {
 
-models::LatfConfig refining_config() {
-  models::LatfConfig config = testing::base_config();
-  config.spib_phase.refinements = 2;
-  config.spib_phase.max_epochs = 2;
-  return config;
-}
-
 TEST(DeviceSteps, EpochEndReadsFollowPerStepReadsThroughRefinements) {
-  const models::LatfConfig config = refining_config();
+  const models::LatfConfig config = testing::refining_config(2);
   auto a = testing::small_dataset(config), b = testing::small_dataset(config);
   models::Trainer per_step(config, a, Device::cpu()), once(config, b, Device::cpu());
   once.set_step_checks(false);

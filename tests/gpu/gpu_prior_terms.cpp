@@ -11,6 +11,7 @@
 #include "kernels/prior_terms.hpp"
 #include "models/latf_model.hpp"
 #include "models/loss.hpp"
+#include "tests/prior_terms_cases.hpp"
 #include "tests/stacked_cases.hpp"
 #include "tests/stacked_support.hpp"
 #include "tests/support.hpp"
@@ -20,6 +21,7 @@ namespace {
 
 using autodiff::Tape;
 using autodiff::Var;
+using namespace testing::prior_terms;
 
 constexpr double kTolerance = 1e-4;
 
@@ -27,37 +29,14 @@ const auto place = testing::place_for_comparison;
 const auto dtype_on = testing::comparison_dtype;
 const auto start = testing::prefilled_gradient;
 
-// models 0 is the single form.
-struct Case {
-  int models;
-  bool scalar_lv, weighted, log_det;
-  std::int64_t n;
-  int d, k;
-};
-
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  const Case& c = info.param;
-  return concat(c.models == 0 ? std::string("Single") : concat("Stacked", c.models), c.scalar_lv ? "ScalarLv" : "ElementLv",
-                c.weighted ? "Weighted" : "Unweighted", c.log_det ? "LogDet" : "NoLogDet", "N", c.n, "D", c.d, "K", c.k);
-}
-
-Shape shape_of(const Case& c, std::int64_t a) { return c.models ? Shape{c.models, a} : Shape{a}; }
-Shape shape_of(const Case& c, std::int64_t a, std::int64_t b) {
-  return c.models ? Shape{c.models, a, b} : Shape{a, b};
-}
-
 class GpuPriorTerms : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GpuPriorTerms, VampKlTermMatchesCpu) {
   LATF_SKIP_WITHOUT_GPU();
   const Case c = GetParam();
-  const std::vector<Tensor> in = {
-      testing::random_tensor(shape_of(c, c.n, c.d), 1, -2, 2), testing::random_tensor(shape_of(c, c.n, c.d), 2, -1, 1),
-      testing::random_tensor(c.scalar_lv ? shape_of(c, 1) : shape_of(c, c.n, c.d), 3, -0.6, 0.6),
-      testing::random_tensor(shape_of(c, c.k, c.d), 4, -1.5, 1.5),
-      testing::random_tensor(c.scalar_lv ? shape_of(c, 1) : shape_of(c, c.k, c.d), 5, -0.6, 0.6),
-      testing::random_tensor(shape_of(c, c.k), 6, -1, 1)};
-  const Tensor weights = c.weighted ? testing::random_tensor(shape_of(c, c.n), 7, 0.2, 2) : Tensor();
+  std::vector<Tensor> in = vamp_inputs(c, DType::Float32);
+  const Tensor weights = c.weighted ? in.back() : Tensor();
+  if (c.weighted) in.pop_back();
   const std::int64_t models = std::max(c.models, 1);
   const Tensor dloss = testing::random_tensor({models}, 8, 0.5, 2);
   std::vector<Tensor> loss(2);
@@ -82,10 +61,10 @@ TEST_P(GpuPriorTerms, VampKlTermMatchesCpu) {
 TEST_P(GpuPriorTerms, TiltedNllTermMatchesCpu) {
   LATF_SKIP_WITHOUT_GPU();
   const Case c = GetParam();
-  const Tensor z = testing::random_tensor(shape_of(c, c.n, c.d), 30, -2, 2);
-  const Tensor b = testing::random_tensor(shape_of(c, c.n), 31, 0.5, 1.5);
-  const Tensor log_det = c.log_det ? testing::random_tensor(shape_of(c, c.n), 32, -1, 1) : Tensor();
-  const Tensor weights = c.weighted ? testing::random_tensor(shape_of(c, c.n), 33, 0.2, 2) : Tensor();
+  const std::vector<Tensor> in = tilted_inputs(c, DType::Float32);
+  const Tensor &z = in[0], &b = in[1];
+  const Tensor log_det = c.log_det ? in[2] : Tensor();
+  const Tensor weights = c.weighted ? in.back() : Tensor();
   const std::int64_t models = std::max(c.models, 1);
   const Tensor taus = testing::random_tensor({models}, 34, 0.0, 2.5);
   const Tensor dloss = testing::random_tensor({models}, 35, 0.5, 2);

@@ -12,16 +12,9 @@
 namespace latf {
 namespace {
 
-models::LatfConfig refining_config() {
-  models::LatfConfig config = testing::base_config();
-  config.spib_phase.refinements = 1;
-  config.spib_phase.max_epochs = 2;
-  return config;
-}
-
 TEST(GpuTrainerGraphs, GraphReplayEqualsOpByOpThroughARefinement) {
   LATF_SKIP_WITHOUT_GPU();
-  const models::LatfConfig config = refining_config();
+  const models::LatfConfig config = testing::refining_config(1);
   auto a = testing::small_dataset(config), b = testing::small_dataset(config);
   models::Trainer graphs(config, a, Device::cuda(0)), eager(config, b, Device::cuda(0));
   EXPECT_FALSE(graphs.step_checks());  // the GPU default: what lets the steps replay
@@ -47,7 +40,7 @@ TEST(GpuTrainerGraphs, GraphReplayEqualsOpByOpThroughARefinement) {
 
 TEST(GpuTrainerGraphs, FollowsTheCpuCourse) {
   LATF_SKIP_WITHOUT_GPU();
-  const models::LatfConfig config = refining_config();
+  const models::LatfConfig config = testing::refining_config(1);
   auto a = testing::small_dataset(config), b = testing::small_dataset(config);
   models::Trainer gpu(config, a, Device::cuda(0)), cpu(config, b, Device::cpu());
   gpu.train_phase(models::Phase::Spib);
