@@ -109,7 +109,10 @@ void DeviceSteps::step(Phase phase, bool training, std::int64_t batch_size, std:
   // A step's shape: phase, training or validation (another split, no update), full or last batch.
   const std::int64_t key = ((phase == Phase::Joint ? 2 : 0) + (training ? 1 : 0)) * 2 + (rows == batch_size ? 0 : 1);
   std::unique_ptr<StepState>& state = steps_[key];
-  if (state && state->batch.targets.shape()[2] != source_.split.states) {  // the states changed
+  // Buffers of another shape (the states changed after a refinement, or a caller changed the
+  // batch size) are rebuilt, and every recording with them.
+  const Shape& kept = state ? state->batch.targets.shape() : Shape{};
+  if (state && (kept[1] != rows || kept[2] != source_.split.states)) {
     graphs_->clear();
     state.reset();
   }

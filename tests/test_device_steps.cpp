@@ -40,6 +40,29 @@ TEST(DeviceSteps, EpochEndReadsFollowPerStepReadsThroughRefinements) {
   for (std::size_t i = 0; i < p.size(); ++i) ASSERT_EQ(p[i], q[i]) << "parameter element " << i;
 }
 
+// A step key (phase, training, full or last batch) seen again with another row count — a caller
+// that changes the batch size — gets fresh buffers, not the old ones: its loss equals a fresh
+// DeviceSteps' first step of that size.
+TEST(DeviceSteps, AKeySeenWithOtherRowsRebuildsItsBuffers) {
+  const models::LatfConfig config = testing::base_config();
+  auto dataset = testing::small_dataset(config);
+  dataset.place_on(Device::cpu());
+  const models::LatfModel model = models::LatfModel::create(config, dataset.descriptors(), dataset.states(),
+                                                            dataset.normalization(), 1.0, Device::cpu());
+  const models::DeviceSteps::LossBuilder loss = [&](autodiff::Tape& tape, const models::BatchVars& vars) {
+    return models::latf_loss(tape, *model.spib, *model.flow, models::Phase::Spib, vars, config.spib.beta, 1.0);
+  };
+  const auto first_loss = [&](models::DeviceSteps& steps, std::int64_t rows) {
+    steps.begin_epoch(models::Split::Validation, {}, {7}, dataset.states());
+    steps.step(models::Phase::Spib, false, rows, rows, 0.5, loss, {});
+    return steps.tape().value(steps.losses().total).item();
+  };
+  const auto data = models::DeviceSteps::data_of(dataset, config.spib.latent_dim);
+  models::DeviceSteps reused(data, Device::cpu(), {config.seed}, true), fresh(data, Device::cpu(), {config.seed}, true);
+  (void)first_loss(reused, 64);
+  EXPECT_EQ(first_loss(reused, 32), first_loss(fresh, 32));
+}
+
 TEST(DeviceSteps, RejectsBadInputWithNames) {
   const models::LatfConfig config = testing::base_config();
   auto dataset = testing::small_dataset(config);
