@@ -30,7 +30,7 @@ Options parse(int argc, char** argv) {
     const std::string arg = argv[i];
     LATF_REQUIRE(i + 1 < argc, arg, ": expected a value");
     const std::string value = argv[++i];
-    if (arg == "--device") o.device = value == "cuda" ? Device::cuda(0) : Device::cpu();
+    if (arg == "--device") o.device = parse_device(value);
     else if (arg == "--samples") o.samples = std::stoll(value);
     else if (arg == "--chunk") o.chunk = std::stoll(value);
     else if (arg == "--repeat") o.repeat = std::stoi(value);

@@ -42,7 +42,7 @@ Options parse(int argc, char** argv) {
     const std::string arg = argv[i];
     LATF_REQUIRE(i + 1 < argc, arg, ": expected a value");
     const std::string value = argv[++i];
-    if (arg == "--device") o.device = value == "cuda" ? Device::cuda(0) : Device::cpu();
+    if (arg == "--device") o.device = parse_device(value);
     else if (arg == "--models") {
       o.models.clear();
       for (const std::string& m : split_list(value)) o.models.push_back(std::stoi(m));

@@ -25,6 +25,11 @@ std::vector<std::uint32_t> float_bits(const Tensor& t) {
   return out;
 }
 
+void expect_same_bits(const Tensor& a, const Tensor& b, const std::string& what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  EXPECT_EQ(float_bits(a), float_bits(b)) << what;
+}
+
 double max_relative_error(const std::vector<double>& a, const std::vector<double>& b) {
   EXPECT_EQ(a.size(), b.size());
   double worst = 0.0;

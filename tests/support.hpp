@@ -20,6 +20,8 @@ double max_relative_error(const Tensor& a, const Tensor& b);
 double max_relative_error(const std::vector<double>& a, const std::vector<double>& b);
 // The bit patterns of a float32 tensor on any device (exact equality, NaNs included).
 std::vector<std::uint32_t> float_bits(const Tensor& t);
+// Expects two float32 tensors of one shape to hold the same bits (`what` names them on failure).
+void expect_same_bits(const Tensor& a, const Tensor& b, const std::string& what);
 
 // Batched models (the stacked form of autodiff/ops.hpp). One random tensor per model, each from
 // its own seed, so that the models differ:

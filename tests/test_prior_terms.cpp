@@ -22,6 +22,7 @@ namespace latf {
 namespace {
 
 using autodiff::Tape;
+using testing::expect_same_bits;
 using autodiff::Var;
 using namespace testing::prior_terms;
 
@@ -163,10 +164,6 @@ TEST_P(PriorTerms, TiltedNllTermGradientsMatchFiniteDifferences) {
 
 Tensor slice(const Tensor& t, std::int64_t m) { return t.defined() ? testing::model_slice(t, m).clone() : t; }
 
-void expect_same_bits(const Tensor& stacked_slice, const Tensor& single, const std::string& what) {
-  ASSERT_EQ(stacked_slice.shape(), single.shape()) << what;
-  EXPECT_EQ(testing::float_bits(stacked_slice), testing::float_bits(single)) << what;
-}
 
 // The stacked cases only.
 class StackedPriorTerms : public ::testing::TestWithParam<Case> {};

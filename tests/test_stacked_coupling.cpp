@@ -23,8 +23,7 @@ Tensor stack(const std::vector<Tensor>& slices) { return testing::stack_slices(s
 Tensor slice_of(const Tensor& stacked, std::int64_t m, const Shape& s) { return stacked.view(m * s.numel(), s); }
 
 void expect_bits_equal(const Tensor& stacked, std::int64_t m, const Tensor& single, const std::string& what) {
-  EXPECT_EQ(testing::float_bits(slice_of(stacked, m, single.shape())), testing::float_bits(single))
-      << what << ", model " << m;
+  testing::expect_same_bits(slice_of(stacked, m, single.shape()), single, what + ", model " + std::to_string(m));
 }
 
 // ---------------------------------------------------------------- MLP

@@ -15,14 +15,11 @@ namespace latf {
 namespace {
 
 using autodiff::Tape;
+using testing::expect_same_bits;
 using autodiff::Var;
 
 Tensor slice(const Tensor& t, std::int64_t m) { return testing::model_slice(t, m); }
 
-void expect_same_bits(const Tensor& stacked_slice, const Tensor& single, const std::string& what) {
-  EXPECT_EQ(stacked_slice.shape(), single.shape()) << what;
-  EXPECT_EQ(testing::float_bits(stacked_slice), testing::float_bits(single)) << what;
-}
 
 // Per-model scalar log-variances that differ between models, or one per element.
 Tensor stacked_log_variance(bool scalar, std::int64_t models, std::int64_t rows, std::int64_t d, std::uint64_t seed,

@@ -18,14 +18,11 @@ namespace latf {
 namespace {
 
 using autodiff::Tape;
+using testing::expect_same_bits;
 using autodiff::Var;
 
 Tensor slice(const Tensor& t, std::int64_t m) { return testing::model_slice(t, m); }
 
-void expect_same_bits(const Tensor& stacked_slice, const Tensor& single, const std::string& what) {
-  EXPECT_EQ(stacked_slice.shape(), single.shape()) << what;
-  EXPECT_EQ(testing::float_bits(stacked_slice), testing::float_bits(single)) << what;
-}
 
 Tensor start(const Shape& shape, std::uint64_t seed, DType dtype = DType::Float32) {
   return testing::random_tensor(shape, seed, -0.5, 0.5, dtype);

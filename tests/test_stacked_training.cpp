@@ -16,6 +16,7 @@ namespace latf {
 namespace {
 
 using autodiff::Tape;
+using testing::expect_same_bits;
 using autodiff::Var;
 using models::Dataset;
 using models::DatasetOptions;
@@ -32,10 +33,6 @@ LatfModel make_model(const LatfConfig& config, const Dataset& data) {
                            data.reference_temperature(), Device::cpu());
 }
 
-void expect_same_bits(const Tensor& a, const Tensor& b, const std::string& what) {
-  ASSERT_EQ(a.shape(), b.shape()) << what;
-  EXPECT_EQ(testing::float_bits(a), testing::float_bits(b)) << what;
-}
 
 void expect_same_parameters(const autodiff::ParameterSet& a, const autodiff::ParameterSet& b, const std::string& what) {
   ASSERT_EQ(a.names(), b.names()) << what;
